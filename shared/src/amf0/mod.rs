@@ -1,0 +1,1 @@
+//! amf0: work in progress.

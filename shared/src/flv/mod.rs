@@ -1,0 +1,1 @@
+//! flv: work in progress.

@@ -1,0 +1,19 @@
+//! Sans-IO codecs and wire types shared by the onair server and the wasm client.
+//!
+//! # Layout
+//! - [`amf0`]: AMF0 values, encoder and decoder (RTMP commands, `onMetaData`).
+//! - [`flv`]: FLV file/tag headers, an incremental demuxer, a muxer, and the tag bodies
+//!   (legacy AVC/AAC/MP3 and Enhanced RTMP/FLV with FourCCs).
+//! - [`codec`]: codec configuration records: AVCDecoderConfigurationRecord, SPS parsing,
+//!   Annex B ↔ AVCC, AAC AudioSpecificConfig, OpusHead.
+//! - [`rtmp`]: the RTMP handshake, chunk stream and command layer as a server state machine.
+//!
+//! Nothing here does I/O, reads a clock or draws random numbers: bytes go in, events and
+//! bytes come out, and time is an argument. Everything builds for native and wasm32, and
+//! no function panics on network bytes: every parser returns an error enum instead.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod amf0;
+pub mod codec;
+pub mod flv;
+pub mod rtmp;
