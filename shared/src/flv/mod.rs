@@ -1,1 +1,3 @@
 //! flv: work in progress.
+pub mod audio;
+pub mod video;

@@ -1,0 +1,1 @@
+//! FLV audio tag bodies: work in progress.

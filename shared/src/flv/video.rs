@@ -1,0 +1,1 @@
+//! FLV video tag bodies: work in progress.
