@@ -1,1 +1,59 @@
-fn main() {}
+//! `onair`: parse the command line, set up logging, bind the listeners and serve until a signal.
+
+use anyhow::Context;
+use clap::Parser;
+use onair_server::{Listeners, config};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let cli = config::Cli::parse();
+    let config = config::Config::load(&cli)?;
+    let http = TcpListener::bind(config.http).await.with_context(|| {
+        format!(
+            "cannot listen for HTTP on {} (is another server running? use --http)",
+            config.http
+        )
+    })?;
+    let rtmp = TcpListener::bind(config.rtmp).await.with_context(|| {
+        format!(
+            "cannot listen for RTMP on {} (is another server running? use --rtmp)",
+            config.rtmp
+        )
+    })?;
+    tracing::info!(
+        http = %http.local_addr()?, rtmp = %rtmp.local_addr()?, data = %config.data.display(),
+        "onair {} listening; UI at http://localhost:{}/",
+        env!("CARGO_PKG_VERSION"),
+        http.local_addr()?.port()
+    );
+    onair_server::run(Listeners { http, rtmp }, config, shutdown_signal()).await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot watch SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,6 @@
+//! One component per route.
+
+pub mod lobby;
+pub mod not_found;
+pub mod studio;
+pub mod watch;

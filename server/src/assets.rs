@@ -1,0 +1,52 @@
+//! The client app built by trunk into `dist/`. Release builds embed it, so the one binary is
+//! the whole server; debug builds read the folder at run time (rust-embed's debug mode).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "../dist"]
+#[allow_missing = true]
+struct Dist;
+
+/// Serves `path` from the client build; paths that are not files get `index.html`, so the
+/// client router handles `/watch/ROOM`, `/push.html` and the like.
+pub fn serve(path: &str) -> Response {
+    let file = path.trim_start_matches('/');
+    if let Some(found) = (!file.is_empty()).then(|| Dist::get(file)).flatten() {
+        let mime = found.metadata.mimetype().to_string();
+        // trunk names assets with a content hash, so they never change; html must stay fresh.
+        let cache = if file.ends_with(".html") {
+            "no-cache"
+        } else {
+            "public, max-age=31536000, immutable"
+        };
+        return response(found.data.into_owned(), &mime, cache);
+    }
+    match Dist::get("index.html") {
+        Some(index) => response(
+            index.data.into_owned(),
+            "text/html; charset=utf-8",
+            "no-cache",
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(
+                "<h1>onair</h1><p>The web client is not built. Run <code>cargo xtask run</code> \
+                 (it builds the client with trunk and starts the server).</p>",
+            ),
+        )
+            .into_response(),
+    }
+}
+
+fn response(body: Vec<u8>, mime: &str, cache: &'static str) -> Response {
+    let mut res = body.into_response();
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    res
+}

@@ -1,0 +1,241 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `ONAIR_*` environment
+//! variables, then command-line flags — each layer overrides the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command line of `onair`. Every setting is optional here so that a flag only overrides
+/// the file and environment when it is actually given.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "onair",
+    version,
+    about = "Live broadcast server: RTMP / WS-FLV / HTTP-FLV in, FLV / HLS out, rooms and chat, web UI."
+)]
+pub struct Cli {
+    /// HTTP/WebSocket listen address (UI, API, FLV, HLS) [default: 0.0.0.0:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// RTMP listen address [default: 0.0.0.0:1935]
+    #[arg(long, value_name = "ADDR")]
+    pub rtmp: Option<SocketAddr>,
+    /// Data directory (database, recordings) [default: ./data]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// TOML configuration file; ONAIR_* environment variables override its values
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: let anyone publish any stream name with any key (or none)
+    #[arg(long)]
+    pub open_publish: bool,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub http: SocketAddr,
+    pub rtmp: SocketAddr,
+    pub data: PathBuf,
+    /// Development only: accept every publisher (see [`crate::auth::OpenPublish`]).
+    pub open_publish: bool,
+    /// Largest FLV tag / RTMP message accepted from a publisher.
+    pub max_tag_bytes: usize,
+    /// A publisher that sends nothing for this long is disconnected.
+    #[serde(with = "secs")]
+    pub publisher_idle_timeout: Duration,
+    /// How long a stream waits for a dropped publisher to return before it ends.
+    #[serde(with = "secs")]
+    pub republish_grace: Duration,
+    /// A viewer this far behind live (media time) skips ahead to the newest keyframe.
+    #[serde(with = "secs")]
+    pub max_viewer_lag: Duration,
+}
+
+/// Durations are written in (fractional) seconds in the TOML file.
+mod secs {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            rtmp: SocketAddr::from(([0, 0, 0, 0], 1935)),
+            data: PathBuf::from("./data"),
+            open_publish: false,
+            max_tag_bytes: 8 << 20,
+            publisher_idle_timeout: Duration::from_secs(20),
+            republish_grace: Duration::from_secs(10),
+            max_viewer_lag: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the configuration could not be resolved; each names the source at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid value {value:?} in environment variable {name}: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Resolves the configuration from the real environment and the file named by the CLI
+    /// (or by `ONAIR_CONFIG`).
+    pub fn load(cli: &Cli) -> Result<Self, ConfigError> {
+        let path = cli
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("ONAIR_CONFIG").map(PathBuf::from));
+        let file = match &path {
+            Some(p) => Some((p.as_path(), read(p)?)),
+            None => None,
+        };
+        Self::resolve(cli, file, |name| std::env::var(name).ok())
+    }
+
+    /// The pure merge: `file` is (path, TOML text), `env` looks a variable up.
+    pub fn resolve(
+        cli: &Cli,
+        file: Option<(&Path, String)>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some((path, text)) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            })?,
+            None => Config::default(),
+        };
+        if let Some(v) = env_parse(&env, "ONAIR_HTTP")? {
+            config.http = v;
+        }
+        if let Some(v) = env_parse(&env, "ONAIR_RTMP")? {
+            config.rtmp = v;
+        }
+        if let Some(v) = env("ONAIR_DATA") {
+            config.data = PathBuf::from(v);
+        }
+        if let Some(v) = env("ONAIR_OPEN_PUBLISH") {
+            config.open_publish = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        config.open_publish |= cli.open_publish;
+        if let Some(v) = cli.http {
+            config.http = v;
+        }
+        if let Some(v) = cli.rtmp {
+            config.rtmp = v;
+        }
+        if let Some(v) = &cli.data {
+            config.data = v.clone();
+        }
+        Ok(config)
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn env_parse<T>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        None => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+                value,
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(&Cli::default(), None, no_env).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.http.port(), 8080);
+        assert_eq!(c.rtmp.port(), 1935);
+    }
+
+    #[test]
+    fn file_then_env_then_cli() {
+        let file = "http = \"127.0.0.1:9000\"\nrtmp = \"127.0.0.1:9001\"\ndata = \"/tmp/x\"\n";
+        let env = |n: &str| (n == "ONAIR_RTMP").then(|| "127.0.0.1:9002".to_string());
+        let cli = Cli {
+            data: Some("/tmp/cli".into()),
+            ..Cli::default()
+        };
+        let c = Config::resolve(&cli, Some((Path::new("f.toml"), file.into())), env).unwrap();
+        assert_eq!(c.http, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.rtmp, "127.0.0.1:9002".parse().unwrap());
+        assert_eq!(c.data, PathBuf::from("/tmp/cli"));
+        assert!(!c.open_publish);
+        let file = "republish_grace = 2.5\nopen_publish = true\n";
+        let c = Config::resolve(
+            &Cli::default(),
+            Some((Path::new("f.toml"), file.into())),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.republish_grace, Duration::from_millis(2500));
+        assert!(c.open_publish);
+    }
+
+    #[test]
+    fn bad_inputs_name_their_source() {
+        let err = Config::resolve(
+            &Cli::default(),
+            Some((Path::new("a.toml"), "bogus = 1".into())),
+            no_env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("a.toml"), "{err}");
+        let env = |n: &str| (n == "ONAIR_HTTP").then(|| "nope".to_string());
+        let err = Config::resolve(&Cli::default(), None, env).unwrap_err();
+        assert!(err.to_string().contains("ONAIR_HTTP"), "{err}");
+    }
+}

@@ -1,0 +1,61 @@
+//! The HTTP/WebSocket front: `app(state)` builds the one router every HTTP feature hangs on.
+
+mod error;
+
+pub use error::ApiError;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::AppState;
+
+/// Builds the router: health, API, media routes, and the client app as the fallback.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/streams", get(streams))
+        .merge(crate::live::routes())
+        .fallback(fallback)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+    }))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+}
+
+async fn streams(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let infos: Vec<_> = state.hub.streams().iter().map(|s| s.info()).collect();
+    Json(infos)
+}
+
+/// API and media paths that match no route are JSON 404s; anything else is the client app.
+async fn fallback(uri: Uri) -> Response {
+    let path = uri.path();
+    let server_prefixes = ["/api/", "/live/", "/hls/", "/vod/"];
+    if server_prefixes.iter().any(|p| path.starts_with(p)) || path == "/api" {
+        return ApiError::NotFound(format!("no such resource: {path}")).into_response();
+    }
+    crate::assets::serve(path)
+}

@@ -1,0 +1,120 @@
+//! The onair server: one binary for ingest, fan-out, packaging, rooms and the web UI.
+//!
+//! # Layout
+//! - [`config`]: command line, TOML file and `ONAIR_*` environment, merged into [`Config`].
+//! - [`http`]: `app(state) -> Router`: health, API routes and the client assets.
+//! - [`assets`]: the client built by trunk (`dist/`), embedded in release builds.
+//! - [`media`]: [`media::Packet`], one parsed message shared (and serialized once per
+//!   format) by every output.
+//! - [`hub`]: streams, GOP cache, fan-out, republish grace, the slow-viewer policy.
+//! - [`live`]: `/live/ROOM.flv` — HTTP-FLV and WS-FLV push and play.
+//! - [`auth`]: the one publish-authorization interface every ingest asks.
+//! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
+//! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
+//!   so tests bind port 0 and drive real sockets.
+
+pub mod assets;
+pub mod auth;
+pub mod codecs;
+pub mod config;
+pub mod http;
+pub mod hub;
+pub mod live;
+pub mod media;
+pub mod metrics;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::Config;
+use tokio::net::TcpListener;
+
+/// State shared by every handler and connection task.
+pub struct AppState {
+    pub config: Config,
+    pub started: std::time::Instant,
+    pub hub: Arc<hub::Hub>,
+    pub auth: Arc<dyn auth::PublishAuth>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// State for `config`, with the publish check it asks for.
+    pub fn new(config: Config) -> Arc<Self> {
+        let auth: Arc<dyn auth::PublishAuth> = if config.open_publish {
+            tracing::warn!("--open-publish: anyone may publish any stream (development only)");
+            Arc::new(auth::OpenPublish)
+        } else {
+            Arc::new(auth::ClosedPublish)
+        };
+        Self::with_auth(config, auth)
+    }
+
+    pub fn with_auth(config: Config, auth: Arc<dyn auth::PublishAuth>) -> Arc<Self> {
+        let metrics = Arc::new(metrics::Metrics::default());
+        let hub_config = hub::HubConfig {
+            republish_grace: config.republish_grace,
+            max_viewer_lag: config.max_viewer_lag,
+            ..hub::HubConfig::default()
+        };
+        Arc::new(Self {
+            hub: hub::Hub::new(hub_config, metrics.clone()),
+            config,
+            started: std::time::Instant::now(),
+            auth,
+            metrics,
+        })
+    }
+}
+
+/// Listeners the server runs on; bound by the caller (port 0 in tests).
+pub struct Listeners {
+    pub http: TcpListener,
+    pub rtmp: TcpListener,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets open requests finish.
+pub async fn run(
+    listeners: Listeners,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data directory {}: {e}",
+            config.data.display()
+        )
+    })?;
+    let state = AppState::new(config);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let rtmp_task = tokio::spawn(rtmp_placeholder(listeners.rtmp, stop_rx.clone()));
+    let router = http::app(state.clone());
+    let mut http_stop = stop_rx;
+    let server = axum::serve(listeners.http, router).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|stopped| *stopped).await;
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    });
+    server.await?;
+    rtmp_task.await??;
+    Ok(())
+}
+
+/// Accepts RTMP connections until the ingest lands (issue: live core); closes them with a log line.
+async fn rtmp_placeholder(
+    listener: TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (_sock, peer) = accepted?;
+                tracing::warn!(%peer, "RTMP ingest is not implemented yet; closing connection");
+            }
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+}

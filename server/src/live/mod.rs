@@ -1,0 +1,79 @@
+//! `/live/ROOM.flv`: FLV over HTTP and WebSocket, both directions.
+//!
+//! | request | meaning |
+//! | --- | --- |
+//! | `GET` | HTTP-FLV play (chunked) |
+//! | `GET` + WebSocket upgrade | WS-FLV play, or WS-FLV push when `?key=` is given |
+//! | `POST ?key=` | HTTP-FLV push (`ffmpeg -f flv http://…`) |
+
+mod play;
+mod push;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+use crate::AppState;
+use crate::auth::valid_name;
+use crate::http::ApiError;
+
+/// The app name of the HTTP URL scheme; RTMP uses the same one.
+pub const APP: &str = "live";
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/live/{file}", any(live))
+}
+
+#[derive(serde::Deserialize)]
+struct LiveQuery {
+    key: Option<String>,
+}
+
+async fn live(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    Query(query): Query<LiveQuery>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let room = file
+        .strip_suffix(".flv")
+        .filter(|r| valid_name(r))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no such stream file: {file} (use /live/ROOM.flv)"))
+        })?
+        .to_string();
+    let is_ws = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    match (req.method().clone(), is_ws) {
+        (Method::GET, true) => {
+            let (mut parts, _) = req.into_parts();
+            let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+                .await
+                .map_err(|e| ApiError::BadRequest(format!("bad WebSocket upgrade: {e}")))?;
+            match query.key {
+                Some(key) => push::ws(state, room, key, ws).await,
+                None => play::ws(state, room, ws),
+            }
+        }
+        (Method::GET | Method::HEAD, false) => play::http(state, room),
+        (Method::POST | Method::PUT, false) => {
+            push::http(state, room, query.key, req.into_body()).await
+        }
+        (method, _) => Ok(ApiError::MethodNotAllowed(format!(
+            "{method} is not supported on /live/ROOM.flv"
+        ))
+        .into_response()),
+    }
+}
+
+/// The hub key of a room under the live app.
+pub fn stream_key(room: &str) -> String {
+    format!("{APP}/{room}")
+}

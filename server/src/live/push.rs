@@ -1,0 +1,220 @@
+//! FLV ingest over HTTP (`POST`, chunked, as `ffmpeg -f flv http://…` sends it) and over
+//! WebSocket (binary messages carrying an FLV byte stream split anywhere: the studio).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use onair_shared::flv::{DemuxEvent, Demuxer, FlvError};
+
+use super::{APP, stream_key};
+use crate::AppState;
+use crate::auth::AuthError;
+use crate::http::ApiError;
+use crate::hub::{HubError, Protocol, Publisher};
+use crate::media::PacketKind;
+
+/// Why an FLV publisher was stopped; each becomes a log line and a status or close code.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("publish refused: {0}")]
+    Auth(#[from] AuthError),
+    #[error("publish refused: {0}")]
+    Hub(#[from] HubError),
+    #[error("malformed FLV: {0}")]
+    Flv(#[from] FlvError),
+    #[error("the stream was closed by the server")]
+    StreamClosed,
+    #[error("no data for {0:?}; publisher timed out")]
+    Idle(Duration),
+    #[error("the connection ended in the middle of an FLV tag ({0} bytes pending)")]
+    Truncated(usize),
+    #[error("text messages are not FLV; send binary WebSocket messages")]
+    TextMessage,
+}
+
+impl IngestError {
+    fn api(&self) -> ApiError {
+        let msg = self.to_string();
+        match self {
+            IngestError::Auth(AuthError::MissingKey) => ApiError::Unauthorized(msg),
+            IngestError::Auth(AuthError::BadName(_)) => ApiError::BadRequest(msg),
+            IngestError::Auth(_) => ApiError::Forbidden(msg),
+            IngestError::Hub(_) => ApiError::Conflict(msg),
+            _ => ApiError::BadRequest(msg),
+        }
+    }
+
+    /// WebSocket close codes in the private range, mirroring the HTTP statuses.
+    fn close_code(&self) -> u16 {
+        match self {
+            IngestError::Auth(AuthError::MissingKey) => 4401,
+            IngestError::Auth(_) => 4403,
+            IngestError::Hub(_) => 4409,
+            IngestError::Idle(_) => 4408,
+            IngestError::StreamClosed => 4410,
+            _ => 4400,
+        }
+    }
+}
+
+/// Demuxes an FLV byte stream into a publisher.
+struct FlvIngest {
+    demux: Demuxer,
+    publisher: Publisher,
+}
+
+impl FlvIngest {
+    fn start(
+        state: &AppState,
+        room: &str,
+        key: Option<&str>,
+        protocol: Protocol,
+    ) -> Result<Self, IngestError> {
+        state.auth.authorize(APP, room, key).inspect_err(|_| {
+            state
+                .metrics
+                .refused_publishes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })?;
+        let publisher = state.hub.publish(&stream_key(room), protocol)?;
+        Ok(Self {
+            demux: Demuxer::new(state.config.max_tag_bytes),
+            publisher,
+        })
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        self.demux.push(bytes);
+        while let Some(event) = self.demux.next_event()? {
+            if let DemuxEvent::Tag(tag) = event {
+                if !self
+                    .publisher
+                    .push(PacketKind::from_tag(tag.kind), tag.timestamp, tag.data)
+                {
+                    return Err(IngestError::StreamClosed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The input ended: fine at a tag boundary, truncated otherwise.
+    fn finish(self) -> Result<(), IngestError> {
+        if self.demux.at_tag_boundary() {
+            Ok(())
+        } else {
+            Err(IngestError::Truncated(self.demux.buffered_len()))
+        }
+    }
+}
+
+pub async fn http(
+    state: Arc<AppState>,
+    room: String,
+    key: Option<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let _conn = state.metrics.connection();
+    let mut ingest =
+        FlvIngest::start(&state, &room, key.as_deref(), Protocol::HttpFlv).map_err(|e| {
+            tracing::warn!(%room, "HTTP-FLV {e}");
+            e.api()
+        })?;
+    tracing::info!(%room, session = ingest.publisher.session(), "HTTP-FLV publisher connected");
+    let idle = state.config.publisher_idle_timeout;
+    let mut data = body.into_data_stream();
+    let result = loop {
+        match tokio::time::timeout(idle, data.next()).await {
+            Err(_) => break Err(IngestError::Idle(idle)),
+            Ok(None) => break ingest.finish(),
+            Ok(Some(Err(e))) => {
+                tracing::info!(%room, "HTTP-FLV publisher connection ended: {e}");
+                break Ok(());
+            }
+            Ok(Some(Ok(chunk))) => {
+                if let Err(e) = ingest.feed(&chunk) {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(%room, "HTTP-FLV publisher finished");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Err(e) => {
+            state
+                .metrics
+                .rejected_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(%room, "HTTP-FLV publisher closed: {e}");
+            Err(e.api())
+        }
+    }
+}
+
+pub async fn ws(
+    state: Arc<AppState>,
+    room: String,
+    key: String,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    // Upgrade first, then refuse with a close code: a browser can read a close reason but
+    // not the status of a failed handshake.
+    let max_message = state.config.max_tag_bytes + 64 * 1024;
+    Ok(ws
+        .max_message_size(max_message)
+        .on_upgrade(move |socket| ws_session(state, room, key, socket)))
+}
+
+async fn ws_session(state: Arc<AppState>, room: String, key: String, mut socket: WebSocket) {
+    let _conn = state.metrics.connection();
+    let result = ws_ingest(&state, &room, &key, &mut socket).await;
+    let (code, reason) = match &result {
+        Ok(()) => (1000, "stream ended".to_string()),
+        Err(e) => {
+            state
+                .metrics
+                .rejected_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(%room, "WS-FLV publisher closed: {e}");
+            (e.close_code(), e.to_string())
+        }
+    };
+    // Close reasons are limited to 123 bytes.
+    let reason: String = reason.chars().take(120).collect();
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn ws_ingest(
+    state: &AppState,
+    room: &str,
+    key: &str,
+    socket: &mut WebSocket,
+) -> Result<(), IngestError> {
+    let mut ingest = FlvIngest::start(state, room, Some(key), Protocol::WsFlv)?;
+    tracing::info!(%room, session = ingest.publisher.session(), "WS-FLV publisher connected");
+    let idle = state.config.publisher_idle_timeout;
+    loop {
+        match tokio::time::timeout(idle, socket.recv()).await {
+            Err(_) => return Err(IngestError::Idle(idle)),
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                return ingest.finish();
+            }
+            Ok(Some(Ok(Message::Binary(bytes)))) => ingest.feed(&bytes)?,
+            Ok(Some(Ok(Message::Text(_)))) => return Err(IngestError::TextMessage),
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}

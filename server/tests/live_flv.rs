@@ -1,0 +1,295 @@
+//! FLV over HTTP and WebSocket with real clients: ffmpeg pushes and plays, ffprobe checks
+//! what viewers received; bad publishers are refused or cut off without harming others.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use support::TestServer;
+use support::media::{make_clip, probe, push, record, wait_child};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Reads a WS-FLV viewer's bytes for `secs` into a file ffprobe can read.
+async fn ws_view(url: String, secs: u64, out: std::path::PathBuf) -> usize {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect");
+    let mut bytes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match msg.expect("ws message") {
+            Message::Binary(b) => bytes.extend_from_slice(&b),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    std::fs::write(&out, &bytes).unwrap();
+    bytes.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_flv_push_is_played_over_http_flv_and_ws_flv() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = make_clip(dir.path(), "clip.flv", 8);
+    let publisher = push(&clip, &server.url("/live/room1.flv?key=any"));
+    server.wait_live("room1").await;
+
+    let http_out = dir.path().join("http.flv");
+    let viewer = record(&server.url("/live/room1.flv"), 3, &http_out);
+    let ws_out = dir.path().join("ws.flv");
+    let ws_bytes = ws_view(server.ws_url("/live/room1.flv"), 3, ws_out.clone()).await;
+    assert!(
+        wait_child(viewer, 20).await,
+        "ffmpeg HTTP-FLV viewer failed"
+    );
+    assert!(ws_bytes > 10_000, "WS-FLV viewer got only {ws_bytes} bytes");
+
+    let streams = server.streams().await;
+    let s = &streams[0];
+    assert_eq!(s["key"], "live/room1");
+    assert_eq!(s["video"]["codec"], "h264");
+    assert_eq!(s["video"]["width"], 320);
+    assert_eq!(s["video"]["height"], 240);
+    assert_eq!(s["audio"]["codec"], "aac");
+    assert_eq!(s["publisher"], "http-flv");
+
+    for out in [&http_out, &ws_out] {
+        let p = probe(out.to_str().unwrap());
+        assert_eq!(p.codec_names(), ["aac", "h264"], "{out:?}");
+        assert_eq!(p.video_stream()["width"], 320);
+        assert!(
+            p.video().len() >= 50,
+            "{out:?}: only {} video frames",
+            p.video().len()
+        );
+        p.assert_clean_live_view(40);
+    }
+    assert!(wait_child(publisher, 30).await, "ffmpeg publisher failed");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_flv_push_split_anywhere_reaches_viewers() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = std::fs::read(make_clip(dir.path(), "clip.flv", 6)).unwrap();
+    let (mut pusher, _) = tokio_tungstenite::connect_async(server.ws_url("/live/wsroom.flv?key=k"))
+        .await
+        .unwrap();
+    // Odd, changing message sizes so tags straddle messages; paced at about 2x real time.
+    let mut pos = 0;
+    let mut size = 1;
+    let viewer_out = dir.path().join("ws_view.flv");
+    let mut viewer = None;
+    while pos < clip.len() {
+        let end = (pos + size).min(clip.len());
+        pusher
+            .send(Message::Binary(clip[pos..end].to_vec().into()))
+            .await
+            .unwrap();
+        pos = end;
+        size = size * 7 % 9973 + 1;
+        if viewer.is_none() && pos > clip.len() / 4 {
+            server.wait_live("wsroom").await;
+            viewer = Some(tokio::spawn(ws_view(
+                server.ws_url("/live/wsroom.flv"),
+                4,
+                viewer_out.clone(),
+            )));
+        }
+        tokio::time::sleep(Duration::from_micros(
+            (3_000_000 * size as u64) / clip.len() as u64,
+        ))
+        .await;
+    }
+    let got = viewer.unwrap().await.unwrap();
+    assert!(got > 10_000, "viewer got {got} bytes");
+    pusher.close(None).await.unwrap();
+    let p = probe(viewer_out.to_str().unwrap());
+    assert_eq!(p.codec_names(), ["aac", "h264"]);
+    assert!(p.video().len() >= 40, "only {} frames", p.video().len());
+    p.assert_clean_live_view(40);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_publishers_are_refused_alone() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip_path = make_clip(dir.path(), "clip.flv", 10);
+    let clip = std::fs::read(&clip_path).unwrap();
+    let publisher = push(&clip_path, &server.url("/live/good.flv?key=k"));
+    server.wait_live("good").await;
+    let viewer_out = dir.path().join("good.flv");
+    let viewer = record(&server.url("/live/good.flv"), 5, &viewer_out);
+    let client = reqwest::Client::new();
+
+    // Not FLV at all.
+    let res = client
+        .post(server.url("/live/bad1.flv?key=k"))
+        .body(vec![0x47u8; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("not an FLV stream"));
+    // Truncated in the middle of a tag.
+    let res = client
+        .post(server.url("/live/bad2.flv?key=k"))
+        .body(clip[..clip.len() / 3 + 7].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("middle of an FLV tag"));
+    // A tag announcing more than the limit.
+    let mut huge = clip[..13].to_vec();
+    huge.extend_from_slice(&[9, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0]);
+    let res = client
+        .post(server.url("/live/bad3.flv?key=k"))
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("exceeds the limit"));
+    // A second publisher of a live stream.
+    let res = client
+        .post(server.url("/live/good.flv?key=k"))
+        .body(clip.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // Truncated over WebSocket: the client closes mid-tag; the server counts and logs it
+    // (after a client-initiated close only an echo may be sent, so no reason goes back).
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url("/live/bad4.flv?key=k"))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(clip[..clip.len() / 5 + 3].to_vec().into()))
+        .await
+        .unwrap();
+    ws.send(Message::Close(None)).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+    // Garbage mid-stream over WebSocket: closed by the server with a reason.
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url("/live/bad6.flv?key=k"))
+        .await
+        .unwrap();
+    // Up to the end of the first tag (header 13 bytes, tag header 11, body, size 4).
+    let first_tag_end =
+        13 + 11 + u32::from_be_bytes([0, clip[14], clip[15], clip[16]]) as usize + 4;
+    ws.send(Message::Binary(clip[..first_tag_end].to_vec().into()))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(vec![0xEEu8; 64].into()))
+        .await
+        .unwrap();
+    let mut close = None;
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Close(Some(frame)) = msg {
+            close = Some((u16::from(frame.code), frame.reason.to_string()));
+        }
+    }
+    let (code, reason) = close.expect("server closed with a reason");
+    assert_eq!(code, 4400);
+    assert!(reason.contains("malformed FLV"), "{reason}");
+    // Text over WebSocket.
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url("/live/bad5.flv?key=k"))
+        .await
+        .unwrap();
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    let mut close_code = None;
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Close(Some(frame)) = msg {
+            close_code = Some(u16::from(frame.code));
+        }
+    }
+    assert_eq!(close_code, Some(4400));
+
+    // The good stream's viewer never noticed.
+    assert!(wait_child(viewer, 20).await);
+    let p = probe(viewer_out.to_str().unwrap());
+    assert!(
+        p.video().len() >= 100,
+        "good viewer got {} frames",
+        p.video().len()
+    );
+    p.assert_clean_live_view(40);
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("onair_refused_publishes_total 1\n"),
+        "{metrics}"
+    );
+    // bad1..bad6 were each cut off on their own.
+    assert!(
+        metrics.contains("onair_rejected_connections_total 6\n"),
+        "{metrics}"
+    );
+    assert!(wait_child(publisher, 30).await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn publishing_is_closed_without_open_publish() {
+    let server = TestServer::start_with(|c| c.open_publish = false).await;
+    let res = reqwest::Client::new()
+        .post(server.url("/live/x.flv?key=k"))
+        .body(vec![b'F', b'L', b'V'])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--open-publish")
+    );
+    // Playing a stream that is not live is a JSON 404.
+    let res = reqwest::get(server.url("/live/x.flv")).await.unwrap();
+    assert_eq!(res.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_returning_within_grace_keeps_viewers_playing() {
+    let server = TestServer::start_with(|c| c.republish_grace = Duration::from_secs(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = make_clip(dir.path(), "clip.flv", 4);
+    let first = push(&clip, &server.url("/live/again.flv?key=k"));
+    server.wait_live("again").await;
+    let out = dir.path().join("view.flv");
+    let viewer = record(&server.url("/live/again.flv"), 6, &out);
+    assert!(wait_child(first, 20).await);
+    // The publisher drops and comes back (a new connection, timestamps from zero again).
+    let second = push(&clip, &server.url("/live/again.flv?key=k"));
+    assert!(wait_child(second, 20).await);
+    assert!(
+        wait_child(viewer, 20).await,
+        "the viewer connected throughout failed"
+    );
+    let p = probe(out.to_str().unwrap());
+    let video = p.video();
+    assert!(
+        video.len() >= 130,
+        "viewer saw {} frames across both sessions",
+        video.len()
+    );
+    for w in video.windows(2) {
+        assert!(
+            w[1].dts_ms > w[0].dts_ms,
+            "timestamps not monotonic across the republish: {} then {}",
+            w[0].dts_ms,
+            w[1].dts_ms
+        );
+    }
+    server.stop().await;
+}

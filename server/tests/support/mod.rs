@@ -1,0 +1,113 @@
+//! A real server on loopback ports chosen by the OS, stopped when the handle drops.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use onair_server::{Config, Listeners};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub mod media;
+
+pub struct TestServer {
+    pub http: SocketAddr,
+    pub rtmp: SocketAddr,
+    pub data: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose config `tweak` may change (open publishing is on by default here).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+        let rtmp = TcpListener::bind("127.0.0.1:0").await.expect("bind rtmp");
+        let (http_addr, rtmp_addr) = (http.local_addr().unwrap(), rtmp.local_addr().unwrap());
+        let config = Config {
+            http: http_addr,
+            rtmp: rtmp_addr,
+            data: data.path().to_path_buf(),
+            open_publish: true,
+            ..Config::default()
+        };
+        let mut config = config;
+        tweak(&mut config);
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(onair_server::run(
+            Listeners { http, rtmp },
+            config,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            http: http_addr,
+            rtmp: rtmp_addr,
+            data,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.http, path)
+    }
+
+    pub fn rtmp_url(&self, path: &str) -> String {
+        format!("rtmp://{}{}", self.rtmp, path)
+    }
+
+    /// `/api/streams` as JSON.
+    pub async fn streams(&self) -> serde_json::Value {
+        reqwest::get(self.url("/api/streams"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `live/ROOM` is live with a video config (its publisher got going).
+    pub async fn wait_live(&self, room: &str) {
+        let key = format!("live/{room}");
+        for _ in 0..200 {
+            let streams = self.streams().await;
+            let live =
+                streams.as_array().unwrap().iter().any(|s| {
+                    s["key"] == key.as_str() && s["live"] == true && !s["video"].is_null()
+                });
+            if live {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "stream {key} did not go live within 10 s: {}",
+            self.streams().await
+        );
+    }
+
+    /// Stops the server and waits for it: graceful shutdown must finish, and cleanly.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let res = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+                .await
+                .expect("server did not shut down within 10 s");
+            res.expect("server task panicked")
+                .expect("server returned an error");
+        }
+    }
+}
