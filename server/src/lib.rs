@@ -8,6 +8,7 @@
 //!   format) by every output.
 //! - [`hub`]: streams, GOP cache, fan-out, republish grace, the slow-viewer policy.
 //! - [`live`]: `/live/ROOM.flv` — HTTP-FLV and WS-FLV push and play.
+//! - [`rtmp`]: RTMP publish and play on `--rtmp`.
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
 //! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
@@ -22,6 +23,7 @@ pub mod hub;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod rtmp;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -87,7 +89,7 @@ pub async fn run(
     })?;
     let state = AppState::new(config);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let rtmp_task = tokio::spawn(rtmp_placeholder(listeners.rtmp, stop_rx.clone()));
+    let rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), stop_rx.clone()));
     let router = http::app(state.clone());
     let mut http_stop = stop_rx;
     let server = axum::serve(listeners.http, router).with_graceful_shutdown(async move {
@@ -101,20 +103,4 @@ pub async fn run(
     server.await?;
     rtmp_task.await??;
     Ok(())
-}
-
-/// Accepts RTMP connections until the ingest lands (issue: live core); closes them with a log line.
-async fn rtmp_placeholder(
-    listener: TcpListener,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (_sock, peer) = accepted?;
-                tracing::warn!(%peer, "RTMP ingest is not implemented yet; closing connection");
-            }
-            _ = stop.wait_for(|s| *s) => return Ok(()),
-        }
-    }
 }

@@ -1,0 +1,344 @@
+//! RTMP on `--rtmp`: each connection drives an `onair_shared::rtmp::ServerSession` (the
+//! protocol, sans-IO) with socket bytes and turns its events into hub calls.
+//!
+//! Publishers: `rtmp://HOST/APP/ROOM?key=KEY` (OBS: server `rtmp://HOST/APP`, key
+//! `ROOM?key=KEY`). Players: `rtmp://HOST/APP/ROOM`. Media a player receives is the
+//! packet's shared RTMP chunk bytes (built once per packet for all players).
+
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use onair_shared::rtmp::command::encode_values;
+use onair_shared::rtmp::handshake::HANDSHAKE_RANDOM_LEN;
+use onair_shared::rtmp::media::{MediaKind, PLAY_STREAM_ID, media_message, on_metadata_payload};
+use onair_shared::rtmp::{RtmpError, ServerSession, SessionConfig, SessionEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::watch;
+
+use crate::AppState;
+use crate::auth::{AuthError, split_stream_name, valid_name};
+use crate::hub::{HubError, Protocol, Publisher, SubscribeEnd, Subscriber};
+use crate::media::{Packet, PacketKind};
+
+/// The handshake and `connect` must be done within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A write to a player that blocks this long means it is stuck: disconnect it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Our outgoing chunk size: every player uses it, so media chunks are built once for all.
+const CHUNK_SIZE: u32 = 4096;
+
+/// Why an RTMP connection was closed; logged with the peer's address.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("protocol error: {0}")]
+    Protocol(#[from] RtmpError),
+    #[error("publish refused: {0}")]
+    Auth(#[from] AuthError),
+    #[error("publish refused: {0}")]
+    Hub(#[from] HubError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("no data for {0:?}")]
+    Idle(Duration),
+    #[error("the player did not read for {0:?}")]
+    Stuck(Duration),
+    #[error("the stream was closed by the server")]
+    StreamClosed,
+}
+
+/// Accepts RTMP connections until `stop` turns true.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((sock, peer)) => {
+                    let _ = sock.set_nodelay(true);
+                    let state = state.clone();
+                    let stop = stop.clone();
+                    tokio::spawn(async move {
+                        let _conn = state.metrics.connection();
+                        let mut conn = Conn::new(state.clone(), peer);
+                        let result = tokio::select! {
+                            r = conn.run(sock) => r,
+                            _ = wait_stop(stop) => Ok(()),
+                        };
+                        match result {
+                            Ok(()) => tracing::debug!(%peer, "RTMP connection closed"),
+                            Err(e) => {
+                                if !matches!(e, ConnError::Io(_)) {
+                                    state.metrics.rejected_connections.fetch_add(1, Ordering::Relaxed);
+                                }
+                                tracing::warn!(%peer, "RTMP connection closed: {e}");
+                            }
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::error!("RTMP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = wait_stop(stop.clone()) => return Ok(()),
+        }
+    }
+}
+
+async fn wait_stop(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+struct Conn {
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    session: ServerSession,
+    out: BytesMut,
+    app: String,
+    publisher: Option<(u32, Publisher)>,
+    player: Option<(u32, Subscriber)>,
+}
+
+impl Conn {
+    fn new(state: Arc<AppState>, peer: SocketAddr) -> Self {
+        let config = SessionConfig {
+            chunk_size: CHUNK_SIZE,
+            limits: onair_shared::rtmp::ReaderLimits {
+                max_message_len: state.config.max_tag_bytes as u32,
+                ..Default::default()
+            },
+            ..SessionConfig::default()
+        };
+        let session = ServerSession::new(config, &handshake_random());
+        Self { state, peer, session, out: BytesMut::with_capacity(8192), app: String::new(), publisher: None, player: None }
+    }
+
+    async fn run(&mut self, sock: tokio::net::TcpStream) -> Result<(), ConnError> {
+        let (mut rd, mut wr) = sock.into_split();
+        let started = tokio::time::Instant::now();
+        loop {
+            self.flush(&mut wr).await?;
+            // Players may be silent for long (they only acknowledge); publishers may not.
+            let read_timeout = if !self.session.handshake_done() || self.app.is_empty() {
+                HANDSHAKE_TIMEOUT.saturating_sub(started.elapsed())
+            } else if self.player.is_some() {
+                Duration::from_secs(24 * 3600)
+            } else {
+                self.state.config.publisher_idle_timeout
+            };
+            tokio::select! {
+                read = tokio::time::timeout(read_timeout, read_some(&mut rd, self.session.input_buffer())) => {
+                    match read {
+                        Err(_) => return Err(ConnError::Idle(read_timeout)),
+                        Ok(Ok(0)) => return Ok(()),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return Err(e.into()),
+                    }
+                    let events = match self.session.process(&mut self.out) {
+                        Ok(events) => events,
+                        Err(e) => {
+                            // Say what we can (e.g. a reply already queued), then close.
+                            let _ = self.flush(&mut wr).await;
+                            return Err(e.into());
+                        }
+                    };
+                    for event in events {
+                        if let Err(e) = self.handle(event) {
+                            let _ = self.flush(&mut wr).await;
+                            return Err(e);
+                        }
+                    }
+                }
+                next = next_packet(&mut self.player) => {
+                    let stream_id = self.player.as_ref().map(|p| p.0).unwrap_or(PLAY_STREAM_ID);
+                    match next {
+                        Ok(packet) => {
+                            let bytes = self.chunks(stream_id, &packet);
+                            self.write_media(&mut wr, bytes).await?;
+                            // Drain what is already there so one wakeup sends a batch.
+                            while let Some(more) = self.player.as_mut().and_then(|p| p.1.try_next()) {
+                                match more {
+                                    Ok(packet) => {
+                                        let bytes = self.chunks(stream_id, &packet);
+                                        self.write_media(&mut wr, bytes).await?;
+                                    }
+                                    Err(end) => { self.end_play(end); break; }
+                                }
+                            }
+                        }
+                        Err(end) => self.end_play(end),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn flush(&mut self, wr: &mut OwnedWriteHalf) -> Result<(), ConnError> {
+        if !self.out.is_empty() {
+            let out = self.out.split().freeze();
+            self.write_media(wr, out).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_media(&mut self, wr: &mut OwnedWriteHalf, bytes: Bytes) -> Result<(), ConnError> {
+        let n = bytes.len() as u64;
+        match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&bytes)).await {
+            Err(_) => Err(ConnError::Stuck(WRITE_TIMEOUT)),
+            Ok(r) => {
+                r?;
+                if let Some((_, sub)) = &self.player {
+                    sub.count_out(n);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn end_play(&mut self, end: SubscribeEnd) {
+        if let Some((stream_id, sub)) = self.player.take() {
+            if end == SubscribeEnd::TooSlow {
+                sub.stream.metrics().slow_viewers_disconnected.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::info!(peer = %self.peer, stream = %sub.stream.key, "RTMP play ended: {end}");
+            self.session.send_stream_eof(stream_id, &mut self.out);
+        }
+    }
+
+    /// The packet as RTMP chunks: shared by all players on the usual stream id.
+    fn chunks(&self, stream_id: u32, packet: &Packet) -> Bytes {
+        let kind = match packet.kind {
+            PacketKind::Audio => MediaKind::Audio,
+            PacketKind::Video => MediaKind::Video,
+            PacketKind::Script => MediaKind::Data,
+        };
+        if stream_id == PLAY_STREAM_ID && self.session.chunk_size() == CHUNK_SIZE {
+            packet.rtmp_chunks(|p| media_message(kind, p.timestamp, &p.body, CHUNK_SIZE))
+        } else {
+            let mut out = BytesMut::new();
+            onair_shared::rtmp::write_media_message(&mut out, kind, stream_id, packet.timestamp, &packet.body, self.session.chunk_size());
+            out.freeze()
+        }
+    }
+
+    fn handle(&mut self, event: SessionEvent) -> Result<(), ConnError> {
+        match event {
+            SessionEvent::Connected { app, tc_url } => {
+                tracing::debug!(peer = %self.peer, %app, ?tc_url, "RTMP connect");
+                self.app = app;
+            }
+            SessionEvent::PublishRequested { stream_id, name, .. } => self.publish(stream_id, &name)?,
+            SessionEvent::PlayRequested { stream_id, name } => self.play(stream_id, &name),
+            SessionEvent::Audio { stream_id, timestamp, data } => self.push(stream_id, PacketKind::Audio, timestamp, data)?,
+            SessionEvent::Video { stream_id, timestamp, data } => self.push(stream_id, PacketKind::Video, timestamp, data)?,
+            SessionEvent::Metadata { stream_id, values } => {
+                self.push(stream_id, PacketKind::Script, 0, on_metadata_payload(&values))?
+            }
+            SessionEvent::Data { stream_id, values } => self.push(stream_id, PacketKind::Script, 0, encode_values(&values))?,
+            SessionEvent::Unpublish { stream_id } => {
+                if let Some((id, publisher)) = self.publisher.take() {
+                    if id == stream_id {
+                        tracing::info!(peer = %self.peer, stream = %publisher.stream.key, "RTMP unpublish");
+                        publisher.finish();
+                    } else {
+                        self.publisher = Some((id, publisher));
+                    }
+                }
+            }
+            SessionEvent::StopPlay { stream_id } => {
+                if self.player.as_ref().is_some_and(|p| p.0 == stream_id) {
+                    self.player = None;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, stream_id: u32, name: &str) -> Result<(), ConnError> {
+        let (room, key) = split_stream_name(name);
+        let result = (|| {
+            if !valid_name(room) || !valid_name(&self.app) {
+                return Err(ConnError::Auth(AuthError::BadName(format!("{}/{room}", self.app))));
+            }
+            if self.publisher.is_some() {
+                return Err(ConnError::Hub(HubError::AlreadyPublishing(room.to_string())));
+            }
+            self.state.auth.authorize(&self.app, room, key).inspect_err(|_| {
+                self.state.metrics.refused_publishes.fetch_add(1, Ordering::Relaxed);
+            })?;
+            Ok(self.state.hub.publish(&format!("{}/{room}", self.app), Protocol::Rtmp)?)
+        })();
+        match result {
+            Ok(publisher) => {
+                tracing::info!(peer = %self.peer, stream = %publisher.stream.key, session = publisher.session(), "RTMP publisher connected");
+                self.session.accept_publish(stream_id, &mut self.out);
+                self.publisher = Some((stream_id, publisher));
+                Ok(())
+            }
+            Err(e) => {
+                let code = match &e {
+                    ConnError::Auth(AuthError::BadName(_)) | ConnError::Hub(_) => "NetStream.Publish.BadName",
+                    _ => "NetStream.Publish.Denied",
+                };
+                self.session.reject_publish(stream_id, code, &e.to_string(), &mut self.out);
+                Err(e)
+            }
+        }
+    }
+
+    fn play(&mut self, stream_id: u32, name: &str) {
+        let (room, _) = split_stream_name(name);
+        let key = format!("{}/{room}", self.app);
+        match self.state.hub.subscribe(&key, Protocol::Rtmp) {
+            Ok(sub) => {
+                tracing::info!(peer = %self.peer, stream = %key, "RTMP player connected");
+                self.session.accept_play(stream_id, &mut self.out);
+                self.player = Some((stream_id, sub));
+            }
+            Err(e) => {
+                tracing::info!(peer = %self.peer, stream = %key, "RTMP play refused: {e}");
+                self.session.reject_play(stream_id, "NetStream.Play.StreamNotFound", &e.to_string(), &mut self.out);
+            }
+        }
+    }
+
+    fn push(&mut self, stream_id: u32, kind: PacketKind, timestamp: u32, body: Bytes) -> Result<(), ConnError> {
+        match &mut self.publisher {
+            Some((id, publisher)) if *id == stream_id => {
+                if publisher.push(kind, timestamp, body) { Ok(()) } else { Err(ConnError::StreamClosed) }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Reads into the session's buffer, keeping room for a full socket read.
+async fn read_some(rd: &mut tokio::net::tcp::OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
+    buf.reserve(16 * 1024);
+    rd.read_buf(buf).await
+}
+
+async fn next_packet(player: &mut Option<(u32, Subscriber)>) -> Result<Arc<Packet>, SubscribeEnd> {
+    match player {
+        Some((_, sub)) => sub.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// S1's random bytes (the shared crate has no RNG by design).
+fn handshake_random() -> [u8; HANDSHAKE_RANDOM_LEN] {
+    let mut out = [0u8; HANDSHAKE_RANDOM_LEN];
+    let state = RandomState::new();
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = state.build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+    }
+    out
+}
