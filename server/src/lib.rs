@@ -92,7 +92,9 @@ pub async fn run(
     let rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), stop_rx.clone()));
     let router = http::app(state.clone());
     let mut http_stop = stop_rx;
-    let server = axum::serve(listeners.http, router).with_graceful_shutdown(async move {
+    use axum::serve::ListenerExt;
+    let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
+    let server = axum::serve(http, router).with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|stopped| *stopped).await;
     });
     tokio::spawn(async move {
@@ -104,3 +106,19 @@ pub async fn run(
     rtmp_task.await??;
     Ok(())
 }
+
+/// Per-connection socket settings for media connections.
+///
+/// The send buffer is capped so a viewer's lag shows up in the hub (which skips it to a
+/// keyframe) instead of hiding in megabytes of kernel buffer, and a peer that acknowledges
+/// nothing for a minute is dropped by the kernel.
+pub fn tune_socket(tcp: &tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let sock = socket2::SockRef::from(tcp);
+    let _ = sock.set_send_buffer_size(SEND_BUFFER);
+    #[cfg(target_os = "linux")]
+    let _ = sock.set_tcp_user_timeout(Some(std::time::Duration::from_secs(60)));
+}
+
+/// 256 KiB (Linux doubles it): about a second of a 2 Mbit/s stream.
+const SEND_BUFFER: usize = 256 * 1024;

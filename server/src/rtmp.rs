@@ -53,12 +53,16 @@ pub enum ConnError {
 }
 
 /// Accepts RTMP connections until `stop` turns true.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((sock, peer)) => {
-                    let _ = sock.set_nodelay(true);
+                    crate::tune_socket(&sock);
                     let state = state.clone();
                     let stop = stop.clone();
                     tokio::spawn(async move {
@@ -115,7 +119,15 @@ impl Conn {
             ..SessionConfig::default()
         };
         let session = ServerSession::new(config, &handshake_random());
-        Self { state, peer, session, out: BytesMut::with_capacity(8192), app: String::new(), publisher: None, player: None }
+        Self {
+            state,
+            peer,
+            session,
+            out: BytesMut::with_capacity(8192),
+            app: String::new(),
+            publisher: None,
+            player: None,
+        }
     }
 
     async fn run(&mut self, sock: tokio::net::TcpStream) -> Result<(), ConnError> {
@@ -186,7 +198,11 @@ impl Conn {
         Ok(())
     }
 
-    async fn write_media(&mut self, wr: &mut OwnedWriteHalf, bytes: Bytes) -> Result<(), ConnError> {
+    async fn write_media(
+        &mut self,
+        wr: &mut OwnedWriteHalf,
+        bytes: Bytes,
+    ) -> Result<(), ConnError> {
         let n = bytes.len() as u64;
         match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&bytes)).await {
             Err(_) => Err(ConnError::Stuck(WRITE_TIMEOUT)),
@@ -203,7 +219,10 @@ impl Conn {
     fn end_play(&mut self, end: SubscribeEnd) {
         if let Some((stream_id, sub)) = self.player.take() {
             if end == SubscribeEnd::TooSlow {
-                sub.stream.metrics().slow_viewers_disconnected.fetch_add(1, Ordering::Relaxed);
+                sub.stream
+                    .metrics()
+                    .slow_viewers_disconnected
+                    .fetch_add(1, Ordering::Relaxed);
             }
             tracing::info!(peer = %self.peer, stream = %sub.stream.key, "RTMP play ended: {end}");
             self.session.send_stream_eof(stream_id, &mut self.out);
@@ -221,7 +240,14 @@ impl Conn {
             packet.rtmp_chunks(|p| media_message(kind, p.timestamp, &p.body, CHUNK_SIZE))
         } else {
             let mut out = BytesMut::new();
-            onair_shared::rtmp::write_media_message(&mut out, kind, stream_id, packet.timestamp, &packet.body, self.session.chunk_size());
+            onair_shared::rtmp::write_media_message(
+                &mut out,
+                kind,
+                stream_id,
+                packet.timestamp,
+                &packet.body,
+                self.session.chunk_size(),
+            );
             out.freeze()
         }
     }
@@ -232,14 +258,29 @@ impl Conn {
                 tracing::debug!(peer = %self.peer, %app, ?tc_url, "RTMP connect");
                 self.app = app;
             }
-            SessionEvent::PublishRequested { stream_id, name, .. } => self.publish(stream_id, &name)?,
+            SessionEvent::PublishRequested {
+                stream_id, name, ..
+            } => self.publish(stream_id, &name)?,
             SessionEvent::PlayRequested { stream_id, name } => self.play(stream_id, &name),
-            SessionEvent::Audio { stream_id, timestamp, data } => self.push(stream_id, PacketKind::Audio, timestamp, data)?,
-            SessionEvent::Video { stream_id, timestamp, data } => self.push(stream_id, PacketKind::Video, timestamp, data)?,
-            SessionEvent::Metadata { stream_id, values } => {
-                self.push(stream_id, PacketKind::Script, 0, on_metadata_payload(&values))?
+            SessionEvent::Audio {
+                stream_id,
+                timestamp,
+                data,
+            } => self.push(stream_id, PacketKind::Audio, timestamp, data)?,
+            SessionEvent::Video {
+                stream_id,
+                timestamp,
+                data,
+            } => self.push(stream_id, PacketKind::Video, timestamp, data)?,
+            SessionEvent::Metadata { stream_id, values } => self.push(
+                stream_id,
+                PacketKind::Script,
+                0,
+                on_metadata_payload(&values),
+            )?,
+            SessionEvent::Data { stream_id, values } => {
+                self.push(stream_id, PacketKind::Script, 0, encode_values(&values))?
             }
-            SessionEvent::Data { stream_id, values } => self.push(stream_id, PacketKind::Script, 0, encode_values(&values))?,
             SessionEvent::Unpublish { stream_id } => {
                 if let Some((id, publisher)) = self.publisher.take() {
                     if id == stream_id {
@@ -264,15 +305,29 @@ impl Conn {
         let (room, key) = split_stream_name(name);
         let result = (|| {
             if !valid_name(room) || !valid_name(&self.app) {
-                return Err(ConnError::Auth(AuthError::BadName(format!("{}/{room}", self.app))));
+                return Err(ConnError::Auth(AuthError::BadName(format!(
+                    "{}/{room}",
+                    self.app
+                ))));
             }
             if self.publisher.is_some() {
-                return Err(ConnError::Hub(HubError::AlreadyPublishing(room.to_string())));
+                return Err(ConnError::Hub(HubError::AlreadyPublishing(
+                    room.to_string(),
+                )));
             }
-            self.state.auth.authorize(&self.app, room, key).inspect_err(|_| {
-                self.state.metrics.refused_publishes.fetch_add(1, Ordering::Relaxed);
-            })?;
-            Ok(self.state.hub.publish(&format!("{}/{room}", self.app), Protocol::Rtmp)?)
+            self.state
+                .auth
+                .authorize(&self.app, room, key)
+                .inspect_err(|_| {
+                    self.state
+                        .metrics
+                        .refused_publishes
+                        .fetch_add(1, Ordering::Relaxed);
+                })?;
+            Ok(self
+                .state
+                .hub
+                .publish(&format!("{}/{room}", self.app), Protocol::Rtmp)?)
         })();
         match result {
             Ok(publisher) => {
@@ -283,10 +338,13 @@ impl Conn {
             }
             Err(e) => {
                 let code = match &e {
-                    ConnError::Auth(AuthError::BadName(_)) | ConnError::Hub(_) => "NetStream.Publish.BadName",
+                    ConnError::Auth(AuthError::BadName(_)) | ConnError::Hub(_) => {
+                        "NetStream.Publish.BadName"
+                    }
                     _ => "NetStream.Publish.Denied",
                 };
-                self.session.reject_publish(stream_id, code, &e.to_string(), &mut self.out);
+                self.session
+                    .reject_publish(stream_id, code, &e.to_string(), &mut self.out);
                 Err(e)
             }
         }
@@ -303,15 +361,30 @@ impl Conn {
             }
             Err(e) => {
                 tracing::info!(peer = %self.peer, stream = %key, "RTMP play refused: {e}");
-                self.session.reject_play(stream_id, "NetStream.Play.StreamNotFound", &e.to_string(), &mut self.out);
+                self.session.reject_play(
+                    stream_id,
+                    "NetStream.Play.StreamNotFound",
+                    &e.to_string(),
+                    &mut self.out,
+                );
             }
         }
     }
 
-    fn push(&mut self, stream_id: u32, kind: PacketKind, timestamp: u32, body: Bytes) -> Result<(), ConnError> {
+    fn push(
+        &mut self,
+        stream_id: u32,
+        kind: PacketKind,
+        timestamp: u32,
+        body: Bytes,
+    ) -> Result<(), ConnError> {
         match &mut self.publisher {
             Some((id, publisher)) if *id == stream_id => {
-                if publisher.push(kind, timestamp, body) { Ok(()) } else { Err(ConnError::StreamClosed) }
+                if publisher.push(kind, timestamp, body) {
+                    Ok(())
+                } else {
+                    Err(ConnError::StreamClosed)
+                }
             }
             _ => Ok(()),
         }
@@ -319,7 +392,10 @@ impl Conn {
 }
 
 /// Reads into the session's buffer, keeping room for a full socket read.
-async fn read_some(rd: &mut tokio::net::tcp::OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_some(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
     buf.reserve(16 * 1024);
     rd.read_buf(buf).await
 }

@@ -31,10 +31,17 @@ async fn ffmpeg_rtmp_push_plays_over_http_flv_and_rtmp() {
         assert_eq!(p.codec_names(), ["aac", "h264"], "{out:?}");
         assert_eq!(p.video_stream()["width"], 320, "{out:?}");
         assert_eq!(p.video_stream()["height"], 240, "{out:?}");
-        assert!(p.video().len() >= 60, "{out:?}: {} video frames", p.video().len());
+        assert!(
+            p.video().len() >= 60,
+            "{out:?}: {} video frames",
+            p.video().len()
+        );
         p.assert_clean_live_view(40);
     }
-    assert!(wait_child(publisher, 30).await, "ffmpeg RTMP publisher failed");
+    assert!(
+        wait_child(publisher, 30).await,
+        "ffmpeg RTMP publisher failed"
+    );
     // A deliberate unpublish ends the stream at once (no grace period).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(server.streams().await.as_array().unwrap().len(), 0);
@@ -90,7 +97,9 @@ async fn hostile_rtmp_clients_are_closed_alone() {
 
     // Garbage instead of a handshake.
     let mut sock = TcpStream::connect(server.rtmp).await.unwrap();
-    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     expect_closed(sock, "HTTP request on the RTMP port").await;
     // Garbage after the handshake: a chunk referring to a stream with no previous header.
     let mut sock = handshake(&server).await;
@@ -98,11 +107,15 @@ async fn hostile_rtmp_clients_are_closed_alone() {
     expect_closed(sock, "garbage after handshake").await;
     // A 16 MiB chunk size.
     let mut sock = handshake(&server).await;
-    sock.write_all(&chunk(1, &(16u32 << 20).to_be_bytes(), None)).await.unwrap();
+    sock.write_all(&chunk(1, &(16u32 << 20).to_be_bytes(), None))
+        .await
+        .unwrap();
     expect_closed(sock, "16 MiB chunk size").await;
     // A message longer than the limit (announced 16 MiB - 1).
     let mut sock = handshake(&server).await;
-    sock.write_all(&chunk(20, &[0x02, 0x00], Some(0xFF_FFFF))).await.unwrap();
+    sock.write_all(&chunk(20, &[0x02, 0x00], Some(0xFF_FFFF)))
+        .await
+        .unwrap();
     expect_closed(sock, "oversized message").await;
     // An unknown AMF0 type in a command.
     let mut sock = handshake(&server).await;
@@ -113,12 +126,27 @@ async fn hostile_rtmp_clients_are_closed_alone() {
     expect_closed(sock, "unknown AMF0 type").await;
     // Silence after the handshake times out (but does not need to be waited for here).
 
-    assert!(wait_child(viewer, 20).await, "the viewer of the good stream failed");
+    assert!(
+        wait_child(viewer, 20).await,
+        "the viewer of the good stream failed"
+    );
     let p = probe(out.to_str().unwrap());
-    assert!(p.video().len() >= 100, "good viewer got {} frames", p.video().len());
+    assert!(
+        p.video().len() >= 100,
+        "good viewer got {} frames",
+        p.video().len()
+    );
     p.assert_clean_live_view(40);
-    let metrics = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("onair_rejected_connections_total 5\n"), "{metrics}");
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("onair_rejected_connections_total 5\n"),
+        "{metrics}"
+    );
     assert!(wait_child(publisher, 30).await);
     server.stop().await;
 }
@@ -133,10 +161,19 @@ async fn second_rtmp_publisher_is_refused_with_a_status() {
     let second = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-v", "error", "-re", "-i"])
         .arg(&clip)
-        .args(["-c", "copy", "-f", "flv", &server.rtmp_url("/live/dup?key=k")])
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            &server.rtmp_url("/live/dup?key=k"),
+        ])
         .output()
         .unwrap();
     assert!(!second.status.success(), "a second publisher was accepted");
-    assert!(wait_child(first, 30).await, "the first publisher was disturbed");
+    assert!(
+        wait_child(first, 30).await,
+        "the first publisher was disturbed"
+    );
     server.stop().await;
 }

@@ -38,6 +38,49 @@ pub fn make_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
     out
 }
 
+/// A hard-to-compress 640x360 clip at about `kbps` (noise keeps x264 at its cap).
+pub fn make_heavy_clip(dir: &Path, name: &str, seconds: u32, kbps: u32) -> PathBuf {
+    require_ffmpeg();
+    let out = dir.join(name);
+    let rate = format!("{kbps}k");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc2=size=640x360:rate=25:duration={seconds},noise=alls=40:allf=t"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-b:v",
+            &rate,
+            "-minrate",
+            &rate,
+            "-maxrate",
+            &rate,
+        ])
+        .args(["-bufsize", &rate, "-pix_fmt", "yuv420p", "-f", "flv"])
+        .arg(&out)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success(), "ffmpeg could not make the heavy clip");
+    out
+}
+
+/// Resident memory of this process (the in-process server's), in bytes.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
 #[derive(Debug, Clone)]
 pub struct ProbePacket {
     pub video: bool,
