@@ -291,10 +291,10 @@ impl Conn {
                     }
                 }
             }
-            SessionEvent::StopPlay { stream_id } => {
-                if self.player.as_ref().is_some_and(|p| p.0 == stream_id) {
-                    self.player = None;
-                }
+            SessionEvent::StopPlay { stream_id }
+                if self.player.as_ref().is_some_and(|p| p.0 == stream_id) =>
+            {
+                self.player = None;
             }
             _ => {}
         }

@@ -7,13 +7,20 @@
 //! - [`codec`]: codec configuration records: AVCDecoderConfigurationRecord, SPS parsing,
 //!   Annex B ↔ AVCC, AAC AudioSpecificConfig, OpusHead.
 //! - [`rtmp`]: the RTMP handshake, chunk stream and command layer as a server state machine.
+//! - [`fmp4`]: fragmented MP4 (CMAF) writer: init segments and moof/mdat fragments.
+//! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers: bytes go in, events and
 //! bytes come out, and time is an argument. Everything builds for native and wasm32, and
 //! no function panics on network bytes: every parser returns an error enum instead.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod amf0;
 pub mod codec;
 pub mod flv;
+pub mod fmp4;
 pub mod rtmp;
+pub mod ts;

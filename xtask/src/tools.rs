@@ -217,13 +217,38 @@ fn apt_install(packages: &[&str]) -> Result<(), Fail> {
     )
 }
 
-/// ffmpeg/ffprobe (real clients in the tests) and chromium (browser tests).
+fn runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The real clients the tests drive: ffmpeg/ffprobe, GStreamer's rtmp2 elements, librtmp's
+/// rtmpdump, and chromium for the browser tests.
 pub fn ensure_system_tools() -> Result<(), Fail> {
     let mut missing = Vec::new();
-    if Command::new("ffmpeg").arg("-version").output().is_err()
-        || Command::new("ffprobe").arg("-version").output().is_err()
-    {
+    if !runs("ffmpeg", &["-version"]) || !runs("ffprobe", &["-version"]) {
         missing.push("ffmpeg");
+    }
+    let gst = ["rtmp2sink", "x264enc", "avenc_aac", "avdec_h264"];
+    if !gst
+        .iter()
+        .all(|element| runs("gst-inspect-1.0", &[element]))
+    {
+        missing.extend([
+            "gstreamer1.0-tools",
+            "gstreamer1.0-plugins-base",
+            "gstreamer1.0-plugins-good",
+            "gstreamer1.0-plugins-bad",
+            "gstreamer1.0-plugins-ugly",
+            "gstreamer1.0-libav",
+        ]);
+    }
+    if !runs("rtmpdump", &["-h"]) {
+        missing.push("rtmpdump");
     }
     if !Path::new(&chromium_path()).exists() {
         missing.push("chromium");

@@ -91,13 +91,12 @@ impl FlvIngest {
     fn feed(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
         self.demux.push(bytes);
         while let Some(event) = self.demux.next_event()? {
-            if let DemuxEvent::Tag(tag) = event {
-                if !self
+            if let DemuxEvent::Tag(tag) = event
+                && !self
                     .publisher
                     .push(PacketKind::from_tag(tag.kind), tag.timestamp, tag.data)
-                {
-                    return Err(IngestError::StreamClosed);
-                }
+            {
+                return Err(IngestError::StreamClosed);
             }
         }
         Ok(())
