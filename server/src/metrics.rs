@@ -66,7 +66,7 @@ impl Metrics {
             (
                 "onair_skipped_frames_total",
                 "counter",
-                "Frames slow viewers skipped to catch up.",
+                "Frames (or whole batches, for a viewer that fell off the ring) slow viewers skipped.",
                 &self.skipped_frames,
             ),
             (

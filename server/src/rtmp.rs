@@ -208,7 +208,7 @@ impl Conn {
             Err(_) => Err(ConnError::Stuck(WRITE_TIMEOUT)),
             Ok(r) => {
                 r?;
-                if let Some((_, sub)) = &self.player {
+                if let Some((_, sub)) = &mut self.player {
                     sub.count_out(n);
                 }
                 Ok(())

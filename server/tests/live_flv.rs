@@ -54,6 +54,9 @@ async fn http_flv_push_is_played_over_http_flv_and_ws_flv() {
     assert_eq!(s["video"]["height"], 240);
     assert_eq!(s["audio"]["codec"], "aac");
     assert_eq!(s["publisher"], "http-flv");
+    assert!(s["fps"].as_f64().unwrap() > 20.0, "{s}");
+    assert!(s["bitrate_in"].as_f64().unwrap() > 10_000.0, "{s}");
+    assert!(s["uptime_s"].as_f64().unwrap() >= 1.0, "{s}");
 
     for out in [&http_out, &ws_out] {
         let p = probe(out.to_str().unwrap());

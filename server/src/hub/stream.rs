@@ -30,7 +30,9 @@ pub struct Stream {
 }
 
 struct State {
-    tx: Option<broadcast::Sender<Arc<Packet>>>,
+    tx: Option<broadcast::Sender<Batch>>,
+    /// Packets not yet broadcast: audio waits for the next video frame (see [`Batch`]).
+    pending: Vec<Arc<Packet>>,
     publisher: Option<(u64, Protocol)>,
     /// Bumped on every publisher change, so a stale grace timer knows it lost.
     generation: u64,
@@ -48,31 +50,33 @@ struct State {
     published_at: Option<Instant>,
 }
 
-/// Bitrate and frame rate over the last full second.
+/// Bitrates in and out and the frame rate over the last full second, rolled by the
+/// publisher's pushes (so an idle stream keeps its last figures).
 #[derive(Default)]
 struct RateWindow {
     start: Option<Instant>,
     bytes: u64,
     frames: u32,
+    out_at_start: u64,
     bitrate: f64,
+    bitrate_out: f64,
     fps: f64,
 }
 
 impl RateWindow {
-    fn add(&mut self, now: Instant, bytes: usize, video_frame: bool) {
+    fn add(&mut self, now: Instant, bytes: usize, video_frame: bool, bytes_out: u64) {
         let start = *self.start.get_or_insert(now);
         self.bytes += bytes as u64;
         self.frames += u32::from(video_frame);
         let elapsed = now.duration_since(start).as_secs_f64();
         if elapsed >= 1.0 {
             self.bitrate = self.bytes as f64 * 8.0 / elapsed;
+            self.bitrate_out = bytes_out.saturating_sub(self.out_at_start) as f64 * 8.0 / elapsed;
             self.fps = f64::from(self.frames) / elapsed;
-            *self = RateWindow {
-                start: Some(now),
-                bitrate: self.bitrate,
-                fps: self.fps,
-                ..Default::default()
-            };
+            self.start = Some(now);
+            self.bytes = 0;
+            self.frames = 0;
+            self.out_at_start = bytes_out;
         }
     }
 }
@@ -87,6 +91,7 @@ pub struct StreamInfo {
     pub audio: Option<crate::codecs::AudioInfo>,
     pub fps: f64,
     pub bitrate_in: f64,
+    pub bitrate_out: f64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub viewers: std::collections::BTreeMap<&'static str, usize>,
@@ -110,6 +115,7 @@ impl Stream {
             hub,
             state: Mutex::new(State {
                 tx: Some(tx),
+                pending: Vec::new(),
                 publisher: None,
                 generation: 0,
                 metadata: None,
@@ -172,11 +178,9 @@ impl Stream {
         }
         let ts = timestamp.wrapping_add(st.ts_offset);
         let packet = Arc::new(Packet::new(kind, ts, body));
-        st.rate.add(
-            Instant::now(),
-            size,
-            kind == PacketKind::Video && !packet.config,
-        );
+        let out = self.bytes_out.load(Ordering::Relaxed);
+        let video_frame = kind == PacketKind::Video && !packet.config;
+        st.rate.add(Instant::now(), size, video_frame, out);
         if kind != PacketKind::Script {
             st.last_out_ts = Some(ts);
             self.newest_ts.store(u64::from(ts), Ordering::Relaxed);
@@ -194,9 +198,14 @@ impl Stream {
         } else {
             self.cache_gop(&mut st, &packet);
         }
-        if let Some(tx) = &st.tx {
-            // No receivers is fine: nobody is watching yet.
-            let _ = tx.send(packet);
+        let flush = match st.pending.first() {
+            _ if kind != PacketKind::Audio || packet.config || st.video_config.is_none() => true,
+            Some(first) => ts.wrapping_sub(first.timestamp) as i32 >= MAX_BATCH_SPAN_MS,
+            None => false,
+        };
+        st.pending.push(packet);
+        if flush {
+            flush_pending(&mut st);
         }
         drop(st);
         self.bytes_in.fetch_add(size as u64, Ordering::Relaxed);
@@ -274,6 +283,7 @@ impl Stream {
     /// Ends the stream: every subscriber drains what it has, then sees the end.
     pub(super) fn end(&self) {
         let mut st = lock(&self.state);
+        flush_pending(&mut st);
         if st.tx.take().is_some() {
             self.metrics.streams.fetch_sub(1, Ordering::Relaxed);
         }
@@ -282,7 +292,10 @@ impl Stream {
     }
 
     pub(super) fn subscribe(self: &Arc<Self>, protocol: Protocol) -> Option<Subscriber> {
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
+        // What is pending is already in the GOP cache: send it first so that the new
+        // viewer, which starts from the cache, does not get it twice.
+        flush_pending(&mut st);
         let rx = st.tx.as_ref()?.subscribe();
         let mut start: Vec<Arc<Packet>> = Vec::with_capacity(st.gop.len() + 3);
         start.extend(st.metadata.iter().cloned());
@@ -340,6 +353,7 @@ impl Stream {
                 .and_then(|p| crate::codecs::audio_info(&p.body)),
             fps: (st.rate.fps * 10.0).round() / 10.0,
             bitrate_in: st.rate.bitrate.round(),
+            bitrate_out: st.rate.bitrate_out.round(),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             viewers: Protocol::ALL
@@ -351,6 +365,26 @@ impl Stream {
                 .map(|t| t.elapsed().as_secs_f64().round())
                 .unwrap_or(0.0),
         }
+    }
+}
+
+/// Packets broadcast together. A video stream's audio frames ride with the next video
+/// frame (as SRS's merged writes do, with a much shorter window), so a viewer wakes and
+/// writes once per video frame instead of once per packet: about 30 times a second
+/// instead of 77 for 30 fps video with 48 kHz AAC.
+pub type Batch = Arc<[Arc<Packet>]>;
+
+/// Audio is never held longer than this (media time), even if video stalls.
+const MAX_BATCH_SPAN_MS: i32 = 40;
+
+fn flush_pending(st: &mut State) {
+    if st.pending.is_empty() {
+        return;
+    }
+    let batch: Batch = std::mem::take(&mut st.pending).into();
+    if let Some(tx) = &st.tx {
+        // No receivers is fine: nobody is watching yet.
+        let _ = tx.send(batch);
     }
 }
 

@@ -45,7 +45,7 @@ fn log_end(sub: &Subscriber, end: SubscribeEnd) {
 }
 
 pub fn http(state: Arc<AppState>, room: String) -> Result<Response, ApiError> {
-    let sub = subscribe(&state, &room, Protocol::HttpFlv)?;
+    let mut sub = subscribe(&state, &room, Protocol::HttpFlv)?;
     let header = header_for(&sub);
     sub.count_out(header.len() as u64);
     let tags = stream::unfold(sub, |mut sub| async move {
@@ -81,6 +81,12 @@ pub fn http(state: Arc<AppState>, room: String) -> Result<Response, ApiError> {
 
 pub fn ws(state: Arc<AppState>, room: String, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
     let sub = subscribe(&state, &room, Protocol::WsFlv)?;
+    // Viewers send nothing and each message goes out whole: small buffers keep a WS
+    // viewer as cheap as an HTTP one (tungstenite's defaults are 128 KiB each way).
+    let ws = ws
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024);
     Ok(ws.on_upgrade(move |socket| ws_session(socket, sub)))
 }
 
