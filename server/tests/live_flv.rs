@@ -220,12 +220,7 @@ async fn bad_publishers_are_refused_alone() {
         p.video().len()
     );
     p.assert_clean_live_view(40);
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("onair_refused_publishes_total 1\n"),
         "{metrics}"

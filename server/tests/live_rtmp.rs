@@ -137,12 +137,7 @@ async fn hostile_rtmp_clients_are_closed_alone() {
         p.video().len()
     );
     p.assert_clean_live_view(40);
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("onair_rejected_connections_total 5\n"),
         "{metrics}"

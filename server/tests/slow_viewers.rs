@@ -99,23 +99,13 @@ async fn a_viewer_that_stays_behind_is_skipped_then_disconnected() {
             Err(_) => {}
         }
     }
-    let m = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = server.metrics().await;
     assert!(
         closed,
         "the slow viewer was never disconnected; read {total} bytes; {m} {}",
         server.streams().await
     );
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("onair_slow_viewers_disconnected_total 1\n"),
         "{metrics}"

@@ -6,12 +6,12 @@
 //! std only, like the rest of xtask: it shells out to cargo, sh, apt-get and the binaries.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::tools::{self, Fail, root, step};
+use crate::tools::{self, Fail, TempDir, root, step};
 
 const USAGE: &str = "\
 usage: cargo xtask bench fanout [OPTIONS] [-- BENCH_ARGS…]
@@ -121,7 +121,7 @@ fn fanout(o: &Opts) -> Result<(), Fail> {
         packages.extend(["-p", "onair-server"]);
     }
     tools::run("cargo", &packages, "check the compiler output above")?;
-    let dir = TempDir::new()?;
+    let dir = TempDir::new("bench")?;
     let mut outputs = Vec::new();
     if o.onair {
         outputs.push(run_onair(o, &dir.0)?);
@@ -164,7 +164,7 @@ fn with_fd_limit(program: &Path, args: &[String]) -> Command {
 }
 
 fn run_onair(o: &Opts, dir: &Path) -> Result<Output, Fail> {
-    let (http, rtmp) = (free_port()?, free_port()?);
+    let (http, rtmp) = (tools::free_port()?, tools::free_port()?);
     let data = dir.join("onair-data");
     let bin = root().join("target/release/onair");
     let args: Vec<String> = vec![
@@ -202,7 +202,7 @@ fn run_onair(o: &Opts, dir: &Path) -> Result<Output, Fail> {
 
 fn run_nginx(o: &Opts, dir: &Path) -> Result<Output, Fail> {
     let module = ensure_nginx()?;
-    let port = free_port()?;
+    let port = tools::free_port()?;
     let ngx = dir.join("nginx");
     std::fs::create_dir_all(ngx.join("logs"))
         .map_err(|e| Fail::new(format!("cannot create {}: {e}", ngx.display())))?;
@@ -462,13 +462,6 @@ fn wait_port(port: u16, server: &mut Running) -> Result<(), Fail> {
     Ok(())
 }
 
-fn free_port() -> Result<u16, Fail> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Fail::new(format!("cannot find a free port: {e}")))
-}
-
 /// The hard open-file limit of this process (what `ulimit -n` can be raised to).
 fn hard_fd_limit() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
@@ -481,24 +474,5 @@ fn hard_fd_limit() -> Option<u64> {
         Some(u64::MAX)
     } else {
         hard.parse().ok()
-    }
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<Self, Fail> {
-        let path = std::env::temp_dir().join(format!("onair-bench-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Fail::new(format!("cannot create {}: {e}", path.display())))?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -1,12 +1,12 @@
 //! Browser end-to-end tests: a real release `onair` (client embedded) on free loopback ports,
 //! driven by Playwright in Debian's Chromium through `node --test e2e/`.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::tools::{self, Fail, root, run, run_in, step};
+use crate::tools::{self, Fail, TempDir, root, run, run_in, step};
 
 pub fn run_e2e() -> Result<(), Fail> {
     let dist = crate::build_client()?;
@@ -61,8 +61,8 @@ pub struct Server {
 impl Server {
     pub fn start() -> Result<Self, Fail> {
         let bin = root().join("target/release/onair");
-        let dir = TempDir::new()?;
-        let (http, rtmp) = (free_port()?, free_port()?);
+        let dir = TempDir::new("e2e")?;
+        let (http, rtmp) = (tools::free_port()?, tools::free_port()?);
         let child = Command::new(&bin)
             .args([
                 "--http",
@@ -114,31 +114,5 @@ impl Server {
                 }
             }
         }
-    }
-}
-
-fn free_port() -> Result<u16, Fail> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Fail::new(format!("cannot find a free port: {e}")))
-}
-
-/// A directory removed on drop (std has no tempdir; xtask stays dependency-free).
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Result<Self, Fail> {
-        let path = std::env::temp_dir().join(format!("onair-e2e-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Fail::new(format!("cannot create {}: {e}", path.display())))?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

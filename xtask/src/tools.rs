@@ -295,3 +295,31 @@ pub fn print_wasm_size(dist: &Path) -> Result<(), Fail> {
     }
     Ok(())
 }
+
+/// A directory removed on drop (std has no tempdir; xtask stays dependency-free).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// `$TMPDIR/onair-{what}-{pid}`, emptied first.
+    pub fn new(what: &str) -> Result<Self, Fail> {
+        let path = std::env::temp_dir().join(format!("onair-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .map_err(|e| Fail::new(format!("cannot create {}: {e}", path.display())))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port nobody listens on right now (for servers started by the pipelines).
+pub fn free_port() -> Result<u16, Fail> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Fail::new(format!("cannot find a free port: {e}")))
+}

@@ -67,6 +67,16 @@ impl TestServer {
         format!("rtmp://{}{}", self.rtmp, path)
     }
 
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `/api/streams` as JSON.
     pub async fn streams(&self) -> serde_json::Value {
         reqwest::get(self.url("/api/streams"))
