@@ -157,3 +157,31 @@ async fn viewers_see_the_end_after_an_unpublish_or_the_grace() {
     assert_eq!(end.err(), Some(SubscribeEnd::Ended));
     assert!(hub.get("live/e").is_none());
 }
+
+#[tokio::test]
+async fn a_config_change_mid_stream_reaches_every_viewer() {
+    const AVC_SEQ_720: &[u8] = &[0x17, 0, 0, 0, 0, 1, 0x4d, 0, 0x1f];
+    let hub = hub(Duration::from_secs(10));
+    let mut publisher = hub.publish("live/f", Protocol::Rtmp).unwrap();
+    publisher.push(PacketKind::Video, 0, b(AVC_SEQ));
+    publisher.push(PacketKind::Video, 0, b(KEY));
+    let mut early = hub.subscribe("live/f", Protocol::HttpFlv).unwrap();
+    drain(&mut early);
+    // The publisher changes resolution: a new sequence header, then a keyframe.
+    publisher.push(PacketKind::Video, 1000, b(AVC_SEQ_720));
+    publisher.push(PacketKind::Video, 1000, b(KEY));
+    let mut late = hub.subscribe("live/f", Protocol::WsFlv).unwrap();
+    for sub in [&mut early, &mut late] {
+        let mut configs = Vec::new();
+        while let Some(Ok(p)) = sub.try_next() {
+            if p.config {
+                configs.push(p.body.clone());
+            }
+        }
+        assert_eq!(
+            configs.last().map(|c| &c[..]),
+            Some(AVC_SEQ_720),
+            "the new config reaches every viewer"
+        );
+    }
+}

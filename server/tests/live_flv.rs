@@ -234,6 +234,45 @@ async fn bad_publishers_are_refused_alone() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_publishers_time_out_and_play_headers_are_right() {
+    let server =
+        TestServer::start_with(|c| c.publisher_idle_timeout = Duration::from_millis(1500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = std::fs::read(make_clip(dir.path(), "clip.flv", 2)).unwrap();
+    // A WS publisher that sends a little and then nothing.
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url("/live/idle.flv?key=k"))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(clip[..clip.len() / 2].to_vec().into()))
+        .await
+        .unwrap();
+    server.wait_live("idle").await;
+    let res = reqwest::get(server.url("/live/idle.flv")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "video/x-flv");
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(
+        res.headers().get("content-length").is_none(),
+        "a live body is chunked"
+    );
+    drop(res);
+    let started = std::time::Instant::now();
+    let mut code = None;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        if let Message::Close(Some(frame)) = msg {
+            code = Some(u16::from(frame.code));
+        }
+    }
+    assert_eq!(code, Some(4408), "idle publisher closed with the idle code");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn publishing_is_closed_without_open_publish() {
     let server = TestServer::start_with(|c| c.open_publish = false).await;
