@@ -54,6 +54,36 @@ pub struct Config {
     /// A viewer this far behind live (media time) skips ahead to the newest keyframe.
     #[serde(with = "secs")]
     pub max_viewer_lag: Duration,
+    /// HLS packaging (the `[hls]` table).
+    pub hls: HlsConfig,
+}
+
+/// HLS packaging settings; durations in seconds in the TOML file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HlsConfig {
+    /// Segments are cut on the first keyframe at least this long after the segment start.
+    #[serde(with = "secs")]
+    pub segment_target: Duration,
+    /// LL-HLS partial segments last at most this long (`PART-TARGET`).
+    #[serde(with = "secs")]
+    pub part_target: Duration,
+    /// Complete segments listed in a live playlist (older ones are dropped from memory).
+    pub window: usize,
+    /// How long a finished stream's playlist (with `EXT-X-ENDLIST`) stays served.
+    #[serde(with = "secs")]
+    pub linger: Duration,
+}
+
+impl Default for HlsConfig {
+    fn default() -> Self {
+        Self {
+            segment_target: Duration::from_secs(2),
+            part_target: Duration::from_millis(333),
+            window: 6,
+            linger: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Durations are written in (fractional) seconds in the TOML file.
@@ -78,6 +108,7 @@ impl Default for Config {
             publisher_idle_timeout: Duration::from_secs(20),
             republish_grace: Duration::from_secs(10),
             max_viewer_lag: Duration::from_secs(5),
+            hls: HlsConfig::default(),
         }
     }
 }
@@ -223,6 +254,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.republish_grace, Duration::from_millis(2500));
         assert!(c.open_publish);
+    }
+
+    #[test]
+    fn hls_table() {
+        let file = "[hls]\nsegment_target = 4\npart_target = 0.5\nwindow = 3\n";
+        let c = Config::resolve(
+            &Cli::default(),
+            Some((Path::new("f.toml"), file.into())),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.hls.segment_target, Duration::from_secs(4));
+        assert_eq!(c.hls.part_target, Duration::from_millis(500));
+        assert_eq!(c.hls.window, 3);
+        assert_eq!(c.hls.linger, HlsConfig::default().linger);
     }
 
     #[test]

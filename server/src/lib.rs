@@ -1,4 +1,3 @@
-//! The onair server: one binary for ingest, fan-out, packaging, rooms and the web UI.
 //!
 //! # Layout
 //! - [`config`]: command line, TOML file and `ONAIR_*` environment, merged into [`Config`].
@@ -8,6 +7,7 @@
 //!   format) by every output.
 //! - [`hub`]: streams, GOP cache, fan-out, republish grace, the slow-viewer policy.
 //! - [`live`]: `/live/ROOM.flv` — HTTP-FLV and WS-FLV push and play.
+//! - [`hls`]: `/hls/live/ROOM/…` — a packager per stream: CMAF LL-HLS and MPEG-TS HLS.
 //! - [`rtmp`]: RTMP publish and play on `--rtmp`.
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
@@ -18,6 +18,7 @@ pub mod assets;
 pub mod auth;
 pub mod codecs;
 pub mod config;
+pub mod hls;
 pub mod http;
 pub mod hub;
 pub mod live;
@@ -38,6 +39,7 @@ pub struct AppState {
     pub hub: Arc<hub::Hub>,
     pub auth: Arc<dyn auth::PublishAuth>,
     pub metrics: Arc<metrics::Metrics>,
+    pub hls: Arc<hls::Hls>,
 }
 
 impl AppState {
@@ -59,8 +61,11 @@ impl AppState {
             max_viewer_lag: config.max_viewer_lag,
             ..hub::HubConfig::default()
         };
+        let hub = hub::Hub::new(hub_config, metrics.clone());
+        let hls = hls::Hls::start(&hub, config.hls.clone());
         Arc::new(Self {
-            hub: hub::Hub::new(hub_config, metrics.clone()),
+            hub,
+            hls,
             config,
             started: std::time::Instant::now(),
             auth,

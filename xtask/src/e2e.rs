@@ -71,6 +71,8 @@ impl Server {
                 &format!("127.0.0.1:{rtmp}"),
                 "--data",
                 "data",
+                // Browser tests push their own streams (ffmpeg, the studio) without room keys.
+                "--open-publish",
             ])
             .current_dir(&dir.0)
             .spawn()

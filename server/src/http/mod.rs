@@ -23,6 +23,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/streams", get(streams))
         .merge(crate::live::routes())
+        .merge(crate::hls::routes())
         .fallback(fallback)
         .with_state(state)
 }

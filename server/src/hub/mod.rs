@@ -27,6 +27,8 @@ pub enum Protocol {
     Rtmp,
     HttpFlv,
     WsFlv,
+    /// A server-side consumer (the HLS packager): never counted as a viewer.
+    Internal,
 }
 
 impl Protocol {
@@ -39,9 +41,18 @@ impl Protocol {
             Protocol::Rtmp => "rtmp",
             Protocol::HttpFlv => "http-flv",
             Protocol::WsFlv => "ws-flv",
+            Protocol::Internal => "internal",
         }
     }
+
+    /// Whether subscribers of this kind count in the viewer stats.
+    pub fn is_viewer(self) -> bool {
+        self != Protocol::Internal
+    }
 }
+
+/// Called with an internal subscription to every newly created stream (see [`Hub::on_new_stream`]).
+type NewStreamHook = Arc<dyn Fn(Subscriber) + Send + Sync>;
 
 /// Tunables of the hub; the defaults suit a 2 Mbit/s, 30 fps stream.
 #[derive(Debug, Clone)]
@@ -89,6 +100,7 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     next_id: AtomicU64,
     me: Weak<Hub>,
+    new_stream_hooks: Mutex<Vec<NewStreamHook>>,
 }
 
 impl Hub {
@@ -99,6 +111,7 @@ impl Hub {
             metrics,
             next_id: AtomicU64::new(1),
             me: me.clone(),
+            new_stream_hooks: Mutex::new(Vec::new()),
         })
     }
 
@@ -110,9 +123,11 @@ impl Hub {
     /// Starts (or resumes, within the grace period) publishing `key` (`app/name`).
     pub fn publish(&self, key: &str, protocol: Protocol) -> Result<Publisher, HubError> {
         let mut streams = lock(&self.streams);
+        let mut created = false;
         let stream = streams
             .entry(key.to_string())
             .or_insert_with(|| {
+                created = true;
                 Stream::new(
                     key.to_string(),
                     self.config.clone(),
@@ -122,6 +137,15 @@ impl Hub {
             })
             .clone();
         drop(streams);
+        if created {
+            // Subscribed before the first packet, so a hook sees the stream from its start.
+            let hooks = lock(&self.new_stream_hooks).clone();
+            for hook in hooks {
+                if let Some(sub) = stream.subscribe(Protocol::Internal) {
+                    hook(sub);
+                }
+            }
+        }
         let publisher = stream.attach_publisher(self.next_session_id(), protocol);
         if publisher.is_err() {
             self.metrics
@@ -140,6 +164,12 @@ impl Hub {
         stream
             .subscribe(protocol)
             .ok_or_else(|| HubError::NotFound(key.to_string()))
+    }
+
+    /// Registers `hook` to get an internal (non-viewer) subscription to every stream
+    /// created from now on, e.g. to start a packager per stream.
+    pub fn on_new_stream(&self, hook: impl Fn(Subscriber) + Send + Sync + 'static) {
+        lock(&self.new_stream_hooks).push(Arc::new(hook));
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Stream>> {

@@ -316,11 +316,17 @@ impl Stream {
     }
 
     pub(super) fn viewer_joined(&self, protocol: Protocol) {
+        if !protocol.is_viewer() {
+            return;
+        }
         self.viewers[protocol.index()].fetch_add(1, Ordering::Relaxed);
         self.metrics.viewers.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn viewer_left(&self, protocol: Protocol) {
+        if !protocol.is_viewer() {
+            return;
+        }
         self.viewers[protocol.index()].fetch_sub(1, Ordering::Relaxed);
         self.metrics.viewers.fetch_sub(1, Ordering::Relaxed);
     }
