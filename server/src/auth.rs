@@ -14,6 +14,10 @@ pub enum AuthError {
     WrongKey(String),
     #[error("invalid stream name {0:?}: use 1-64 letters, digits, '-' or '_'")]
     BadName(String),
+    #[error(
+        "no open room {0:?}: create one with POST /api/rooms or `onair room create` (or start onair with --open-publish for development)"
+    )]
+    NoRoom(String),
 }
 
 /// Decides whether `key` may publish `app/name`.

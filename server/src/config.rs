@@ -32,6 +32,8 @@ pub struct Cli {
     /// DEVELOPMENT ONLY: let anyone publish any stream name with any key (or none)
     #[arg(long)]
     pub open_publish: bool,
+    #[command(subcommand)]
+    pub command: Option<crate::rooms::cli::Command>,
 }
 
 /// The resolved configuration.

@@ -1,3 +1,4 @@
+//! The onair server: one binary for ingest, fan-out, packaging, rooms and the web UI.
 //!
 //! # Layout
 //! - [`config`]: command line, TOML file and `ONAIR_*` environment, merged into [`Config`].
@@ -10,6 +11,7 @@
 //! - [`hls`]: `/hls/live/ROOM/…` — a packager per stream: CMAF LL-HLS and MPEG-TS HLS.
 //! - [`rtmp`]: RTMP publish and play on `--rtmp`.
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
+//! - [`rooms`]: rooms in SQLite (hashed stream keys), `/api/rooms`, chat, the publish check.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
 //! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
 //!   so tests bind port 0 and drive real sockets.
@@ -24,6 +26,7 @@ pub mod hub;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod rooms;
 pub mod rtmp;
 
 use std::future::Future;
@@ -40,6 +43,7 @@ pub struct AppState {
     pub auth: Arc<dyn auth::PublishAuth>,
     pub metrics: Arc<metrics::Metrics>,
     pub hls: Arc<hls::Hls>,
+    pub rooms: Arc<rooms::Rooms>,
 }
 
 impl AppState {
@@ -49,7 +53,7 @@ impl AppState {
             tracing::warn!("--open-publish: anyone may publish any stream (development only)");
             Arc::new(auth::OpenPublish)
         } else {
-            Arc::new(auth::ClosedPublish)
+            Arc::new(rooms::RoomAuth::open(&config.data))
         };
         Self::with_auth(config, auth)
     }
@@ -64,6 +68,7 @@ impl AppState {
         let hub = hub::Hub::new(hub_config, metrics.clone());
         let hls = hls::Hls::start(&hub, config.hls.clone());
         Arc::new(Self {
+            rooms: rooms::Rooms::open(&config.data, hub.clone()),
             hub,
             hls,
             config,
@@ -92,6 +97,7 @@ pub async fn run(
             config.data.display()
         )
     })?;
+    rooms::preflight(&config.data)?;
     let state = AppState::new(config);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), stop_rx.clone()));

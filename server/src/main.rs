@@ -15,6 +15,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = config::Cli::parse();
     let config = config::Config::load(&cli)?;
+    if let Some(command) = &cli.command {
+        print!("{}", onair_server::rooms::cli::run(command, &config)?);
+        return Ok(());
+    }
     let http = TcpListener::bind(config.http).await.with_context(|| {
         format!(
             "cannot listen for HTTP on {} (is another server running? use --http)",

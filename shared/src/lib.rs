@@ -9,6 +9,7 @@
 //! - [`rtmp`]: the RTMP handshake, chunk stream and command layer as a server state machine.
 //! - [`fmp4`]: fragmented MP4 (CMAF) writer: init segments and moof/mdat fragments.
 //! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
+//! - [`chat`]: room chat messages (JSON, `{"type": …}` tagged) and their limits.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers: bytes go in, events and
 //! bytes come out, and time is an argument. Everything builds for native and wasm32, and
@@ -19,6 +20,7 @@
 )]
 
 pub mod amf0;
+pub mod chat;
 pub mod codec;
 pub mod flv;
 pub mod fmp4;

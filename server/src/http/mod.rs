@@ -24,6 +24,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/streams", get(streams))
         .merge(crate::live::routes())
         .merge(crate::hls::routes())
+        .merge(crate::rooms::routes())
         .fallback(fallback)
         .with_state(state)
 }
