@@ -58,6 +58,27 @@ pub struct Config {
     pub max_viewer_lag: Duration,
     /// HLS packaging (the `[hls]` table).
     pub hls: HlsConfig,
+    /// Recording (the `[record]` table).
+    pub record: RecordConfig,
+}
+
+/// Which recordings every stream gets, under `DATA/recordings/ROOM/`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordConfig {
+    /// The raw FLV, written as packets arrive (flushed at least every second).
+    pub flv: bool,
+    /// An MP4 (`moov` first) built from the FLV when the stream ends.
+    pub mp4: bool,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        Self {
+            flv: true,
+            mp4: true,
+        }
+    }
 }
 
 /// HLS packaging settings; durations in seconds in the TOML file.
@@ -111,6 +132,7 @@ impl Default for Config {
             republish_grace: Duration::from_secs(10),
             max_viewer_lag: Duration::from_secs(5),
             hls: HlsConfig::default(),
+            record: RecordConfig::default(),
         }
     }
 }

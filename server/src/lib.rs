@@ -11,6 +11,7 @@
 //! - [`hls`]: `/hls/live/ROOM/…` — a packager per stream: CMAF LL-HLS and MPEG-TS HLS.
 //! - [`rtmp`]: RTMP publish and play on `--rtmp`.
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
+//! - [`record`]: FLV and MP4 (`moov` first) recordings, `/api/recordings`, `/vod/…`.
 //! - [`rooms`]: rooms in SQLite (hashed stream keys), `/api/rooms`, chat, the publish check.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
 //! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
@@ -26,6 +27,7 @@ pub mod hub;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod record;
 pub mod rooms;
 pub mod rtmp;
 
@@ -67,6 +69,7 @@ impl AppState {
         };
         let hub = hub::Hub::new(hub_config, metrics.clone());
         let hls = hls::Hls::start(&hub, config.hls.clone());
+        let _ = record::Recorder::start(&hub, &config.data, config.record.clone());
         Arc::new(Self {
             rooms: rooms::Rooms::open(&config.data, hub.clone()),
             hub,

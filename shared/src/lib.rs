@@ -8,6 +8,7 @@
 //!   Annex B ↔ AVCC, AAC AudioSpecificConfig, OpusHead.
 //! - [`rtmp`]: the RTMP handshake, chunk stream and command layer as a server state machine.
 //! - [`fmp4`]: fragmented MP4 (CMAF) writer: init segments and moof/mdat fragments.
+//! - [`mp4`]: progressive MP4 writer (`moov` before `mdat`) for recordings.
 //! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
 //! - [`chat`]: room chat messages (JSON, `{"type": …}` tagged) and their limits.
 //!
@@ -24,5 +25,6 @@ pub mod chat;
 pub mod codec;
 pub mod flv;
 pub mod fmp4;
+pub mod mp4;
 pub mod rtmp;
 pub mod ts;

@@ -25,6 +25,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(crate::live::routes())
         .merge(crate::hls::routes())
         .merge(crate::rooms::routes())
+        .merge(crate::record::routes())
         .fallback(fallback)
         .with_state(state)
 }
