@@ -25,6 +25,7 @@ usage: cargo xtask <command>
                         the client build and the browser end-to-end tests
   build-client          only build the client into dist/ with trunk
   e2e                   only the browser end-to-end tests (builds what they need)
+  soak                  a 2-hour stream at 20x (6 min): server memory must stay flat
   bench fanout [OPTS]   fan-out benchmark: N viewers of a 2 Mbit/s stream, onair vs nginx-rtmp
                         (`cargo xtask bench fanout --help`; bench/README.md)
 
@@ -37,6 +38,20 @@ fn main() -> ExitCode {
         Some("test") => cmd_test(),
         Some("build-client") => build_client().map(|_| ()),
         Some("e2e") => e2e::run_e2e(),
+        Some("soak") => run(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                "onair-server",
+                "--test",
+                "soak",
+                "--",
+                "--ignored",
+                "--nocapture",
+            ],
+            "see the soak test's output above",
+        ),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
