@@ -4,10 +4,16 @@
 //! - `app`: the router and the shared layout (header, navigation).
 //! - `pages/`: one component per route: lobby `/`, studio `/push.html`, player `/watch/:room`
 //!   (and `/play.html?room=…`), not-found.
-//! - Later: `services/` is the only layer that touches web-sys (media, sockets).
+//! - `components/`: reusable pieces; `chat` is the comments / likes / gifts overlay.
+//! - `hooks/`: own the browser objects from `services/` (sockets, timers) and release them on
+//!   unmount: `use_chat`, `use_rooms`.
+//! - `services/`: the only layer that touches web-sys / gloo: rooms API, chat socket, DOM helpers.
 
 mod app;
+mod components;
+mod hooks;
 mod pages;
+mod services;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

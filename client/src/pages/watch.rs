@@ -1,22 +1,81 @@
-//! `/watch/:room` (and `/play.html?room=…`): the player page. The MSE player lands with the
-//! player issue; until then it names the room and says what is coming.
+//! `/watch/:room` (and `/play.html?room=…`): the player page. The video area is a placeholder
+//! until the MSE player lands; the chat overlays it already.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
+
+use crate::components::chat::Chat;
+use crate::services::{self, api::Room};
 
 #[derive(Properties, PartialEq)]
 pub struct WatchProps {
     pub room: AttrValue,
 }
 
+/// What the page knows about its room.
+#[derive(Clone, PartialEq)]
+enum Lookup {
+    Loading,
+    Found(Room),
+    Missing,
+    Failed(String),
+}
+
 #[function_component(Watch)]
 pub fn watch(props: &WatchProps) -> Html {
+    let lookup = use_state_eq(|| Lookup::Loading);
+    {
+        let lookup = lookup.clone();
+        use_effect_with(props.room.clone(), move |room| {
+            lookup.set(Lookup::Loading);
+            let room = room.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                lookup.set(match services::api::room(&room).await {
+                    Ok(Some(found)) => Lookup::Found(found),
+                    Ok(None) => Lookup::Missing,
+                    Err(e) => {
+                        services::warn(&format!("watch: {e}"));
+                        Lookup::Failed(e)
+                    }
+                });
+            });
+        });
+    }
+
+    let body = match &*lookup {
+        Lookup::Loading => html! { <p class="notice" role="status">{"Looking up the room…"}</p> },
+        Lookup::Missing => html! {
+            <p class="notice" role="alert">{"There is no open room with this name. It may have been closed."}</p>
+        },
+        Lookup::Failed(e) => html! {
+            <p class="notice" role="alert">{"Could not load the room: "}{ e.clone() }</p>
+        },
+        Lookup::Found(room) => html! {
+            <>
+                <p class="room-title">
+                    if room.live {
+                        <span class="badge live">{"LIVE"}</span>
+                    } else {
+                        <span class="badge idle">{"OFFLINE"}</span>
+                    }
+                    {" "}{ room.title.clone() }
+                </p>
+                <div class="stage">
+                    <div class="video-placeholder" role="region" aria-label="Video">
+                        <p>{"The player is coming soon"}</p>
+                    </div>
+                    // Keyed by room so a different room starts with a fresh chat.
+                    <Chat key={room.id.clone()} room={AttrValue::from(room.id.clone())}
+                        likes={Some(room.likes)} />
+                </div>
+            </>
+        },
+    };
+
     html! {
         <section class="page watch">
             <h1>{"Room "}<span class="room-name">{ props.room.clone() }</span></h1>
-            <p class="notice" role="status">
-                {"Coming soon: the live player with comments, likes and gifts over the video."}
-            </p>
+            { body }
         </section>
     }
 }

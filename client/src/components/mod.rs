@@ -1,0 +1,3 @@
+//! Reusable components (no web-sys here: they go through `hooks/` and `services/`).
+
+pub mod chat;

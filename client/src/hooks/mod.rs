@@ -1,0 +1,4 @@
+//! Hooks own browser-backed objects from `services/` and release them on unmount.
+
+pub mod use_chat;
+pub mod use_rooms;
