@@ -58,7 +58,9 @@ async fn gstreamer_pushes_and_ffmpeg_plays_back() {
         assert_eq!(p.codec_names(), ["aac", "h264"], "{out:?}");
         assert_eq!(p.video_stream()["width"], 320);
         assert!(p.video().len() >= 60, "{out:?}: {} frames", p.video().len());
-        p.assert_clean_live_view(40);
+        // GStreamer's live test source drops frames itself when x264 falls behind on a busy
+        // machine, so gaps here would measure the publisher, not the server.
+        p.assert_monotonic_live_view();
     }
     assert!(wait_child(gst, 30).await, "gst-launch failed");
     server.stop().await;

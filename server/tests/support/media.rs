@@ -120,6 +120,21 @@ impl Probe {
     /// What every viewer must see: a keyframe first, strictly increasing video DTS without
     /// gaps (every frame after joining), non-decreasing audio DTS.
     pub fn assert_clean_live_view(&self, frame_ms: i64) {
+        self.assert_monotonic_live_view();
+        for w in self.video().windows(2) {
+            let gap = w[1].dts_ms - w[0].dts_ms;
+            assert!(
+                gap <= frame_ms * 3 / 2,
+                "video frames missing between {} and {}",
+                w[0].dts_ms,
+                w[1].dts_ms
+            );
+        }
+    }
+
+    /// A keyframe first and monotonic timestamps, for publishers that may themselves drop
+    /// frames (a live capture source whose encoder falls behind on a busy machine).
+    pub fn assert_monotonic_live_view(&self) {
         let video = self.video();
         assert!(!video.is_empty(), "no video packets");
         assert!(video[0].key, "first video packet is not a keyframe");
@@ -127,12 +142,6 @@ impl Probe {
             assert!(
                 w[1].dts_ms > w[0].dts_ms,
                 "video DTS not increasing: {} then {}",
-                w[0].dts_ms,
-                w[1].dts_ms
-            );
-            assert!(
-                w[1].dts_ms - w[0].dts_ms <= frame_ms * 3 / 2,
-                "video frames missing between {} and {}",
                 w[0].dts_ms,
                 w[1].dts_ms
             );
