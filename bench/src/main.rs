@@ -5,6 +5,9 @@
 //! CPU and memory from `/proc`. It only needs URLs and PIDs, so the same run measures
 //! onair and nginx-rtmp side by side (`cargo xtask bench fanout --against nginx`).
 //!
+//! `onair-bench chat` measures chat fan-out instead: M members in one room, R comments/s and
+//! L likes/s, delivery latency and the server's cost ([`chat`]).
+//!
 //! # Layout
 //! - `main.rs`: the command line, the run's timeline, sampling and the summary.
 //! - [`media`]: the test stream (made once with ffmpeg, cached), loaded as tags, looped.
@@ -16,7 +19,10 @@
 //! - [`procstat`]: CPU seconds and RSS of the server's processes.
 //! - [`summary`]: counter snapshots and the summary (row + notes) computed from them.
 //! - [`report`]: percentiles and the table.
+//! - [`chat`], [`chat_member`]: the chat benchmark and its members.
 
+mod chat;
+mod chat_member;
 mod flv_scan;
 mod media;
 mod procstat;
@@ -56,6 +62,8 @@ struct Cli {
 enum Command {
     /// Publish one stream, open N viewers of it for D seconds, print a table row.
     Fanout(FanoutArgs),
+    /// M chat members in one room, R comments/s and L likes/s: latency, rates, server cost.
+    Chat(chat::ChatArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -242,6 +250,7 @@ fn main() -> anyhow::Result<()> {
     println!("# {}", command.join(" "));
     match cli.command {
         Command::Fanout(args) => fanout(args),
+        Command::Chat(args) => chat::run(args),
     }
 }
 

@@ -71,7 +71,7 @@ fn extinf(playlist: &str) -> Vec<f64> {
 async fn h264_aac_stream_gives_ll_hls_cmaf_and_ts_that_ffmpeg_plays() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let clip = make_clip(dir.path(), "clip.flv", 20);
+    let clip = make_clip(dir.path(), "clip.flv", 30);
     let publisher = push(&clip, &server.rtmp_url("/live/hroom?key=k"));
     server.wait_live("hroom").await;
     let index = server.url("/hls/live/hroom/index.m3u8");

@@ -1,7 +1,8 @@
-//! `cargo xtask bench fanout …`: the fan-out benchmark end to end. Builds `onair` and
-//! `onair-bench` in release, starts onair (and, with `--against nginx`, nginx-rtmp) on free
-//! loopback ports with a raised open-file limit, runs the bench against each with the
-//! server's PID, prints the rows under one header and stops the servers with SIGTERM.
+//! `cargo xtask bench fanout …` and `cargo xtask bench chat …`: the benchmarks end to end.
+//! Builds `onair` and `onair-bench` in release, starts onair (and, for fan-out with
+//! `--against nginx`, nginx-rtmp) on free loopback ports with a raised open-file limit,
+//! runs the bench against each with the server's PID, prints the table and stops the
+//! servers with SIGTERM.
 //!
 //! std only, like the rest of xtask: it shells out to cargo, sh, apt-get and the binaries.
 
@@ -23,7 +24,16 @@ usage: cargo xtask bench fanout [OPTIONS] [-- BENCH_ARGS…]
   --join-within D         viewer starts are spread over this span (default 1s)
   --against nginx         also run nginx-rtmp (RTMP push + RTMP viewers) and print both rows
   --only onair|nginx      run just one of them
-  BENCH_ARGS              passed to `onair-bench fanout` (see `onair-bench fanout --help`)";
+  BENCH_ARGS              passed to `onair-bench fanout` (see `onair-bench fanout --help`)
+
+usage: cargo xtask bench chat [OPTIONS] [-- BENCH_ARGS…]
+
+  --members N             chat members in one room (default 2000)
+  --comments R            comments per second, all members together (default 200)
+  --likes L               likes per second, all members together (default 2000)
+  --duration D            seconds of sending, after everybody joined (default 20)
+  --join-within D         member connects are spread over this span (default 30s)
+  BENCH_ARGS              passed to `onair-bench chat` (see `onair-bench chat --help`)";
 
 /// The stream everybody publishes and plays.
 const ROOM: &str = "bench";
@@ -102,8 +112,102 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
     }
     match args.first().map(String::as_str) {
         Some("fanout") => fanout(&parse(&args[1..])?),
+        Some("chat") => chat(&parse_chat(&args[1..])?),
         _ => Err(Fail::new(USAGE)),
     }
+}
+
+struct ChatOpts {
+    members: String,
+    comments: String,
+    likes: String,
+    duration: String,
+    join_within: String,
+    extra: Vec<String>,
+}
+
+fn parse_chat(args: &[String]) -> Result<ChatOpts, Fail> {
+    let mut o = ChatOpts {
+        members: "2000".into(),
+        comments: "200".into(),
+        likes: "2000".into(),
+        duration: "20".into(),
+        join_within: "30s".into(),
+        extra: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            o.extra = it.cloned().collect();
+            break;
+        }
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))
+        };
+        match arg.as_str() {
+            "--members" => o.members = value()?,
+            "--comments" => o.comments = value()?,
+            "--likes" => o.likes = value()?,
+            "--duration" => o.duration = value()?,
+            "--join-within" => o.join_within = value()?,
+            other => return Err(Fail::new(format!("unknown option {other:?}\n\n{USAGE}"))),
+        }
+    }
+    Ok(o)
+}
+
+/// The chat benchmark: onair (no `--open-publish`; the bench creates its room through the
+/// API) and `onair-bench chat` against it; the bench prints its own table.
+fn chat(o: &ChatOpts) -> Result<(), Fail> {
+    step("building onair and onair-bench (release)");
+    tools::run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "onair-bench",
+            "-p",
+            "onair-server",
+        ],
+        "check the compiler output above",
+    )?;
+    let dir = TempDir::new("bench-chat")?;
+    let (server, http, _) = start_onair(&dir.0, false)?;
+    let bin = root().join("target/release/onair-bench");
+    let mut args: Vec<String> = vec![
+        "chat".into(),
+        "--server".into(),
+        format!("http://127.0.0.1:{http}"),
+        "--members".into(),
+        o.members.clone(),
+        "--comments".into(),
+        o.comments.clone(),
+        "--likes".into(),
+        o.likes.clone(),
+        "--duration".into(),
+        o.duration.clone(),
+        "--join-within".into(),
+        o.join_within.clone(),
+        "--server-pid".into(),
+        server.pid().to_string(),
+        "--label".into(),
+        "onair".into(),
+    ];
+    args.extend(o.extra.iter().cloned());
+    step(&format!(
+        "chat: {} members, {} comments/s, {} likes/s for {} s",
+        o.members, o.comments, o.likes, o.duration
+    ));
+    let status = with_fd_limit(&bin, &args).status();
+    let stopped = server.stop();
+    let status = status.map_err(|e| Fail::new(format!("cannot start {}: {e}", bin.display())))?;
+    if !status.success() {
+        return Err(Fail::new(format!("onair-bench chat exited with {status}")));
+    }
+    stopped
 }
 
 /// What one bench run printed: its command line, the table row and the notes under it.
@@ -163,19 +267,23 @@ fn with_fd_limit(program: &Path, args: &[String]) -> Command {
     cmd
 }
 
-fn run_onair(o: &Opts, dir: &Path) -> Result<Output, Fail> {
+/// Starts `onair` on free loopback ports with its data in `dir`; returns it with its HTTP
+/// and RTMP ports once `/healthz` answers.
+fn start_onair(dir: &Path, open_publish: bool) -> Result<(Running, u16, u16), Fail> {
     let (http, rtmp) = (tools::free_port()?, tools::free_port()?);
     let data = dir.join("onair-data");
     let bin = root().join("target/release/onair");
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "--http".into(),
         format!("127.0.0.1:{http}"),
         "--rtmp".into(),
         format!("127.0.0.1:{rtmp}"),
         "--data".into(),
         data.display().to_string(),
-        "--open-publish".into(),
     ];
+    if open_publish {
+        args.push("--open-publish".into());
+    }
     step(&format!("starting {} {}", bin.display(), args.join(" ")));
     let log = dir.join("onair.log");
     let mut cmd = with_fd_limit(&bin, &args);
@@ -183,7 +291,15 @@ fn run_onair(o: &Opts, dir: &Path) -> Result<Output, Fail> {
         cmd.env("RUST_LOG", "warn");
     }
     let mut server = Running::spawn(cmd, &log, "onair")?;
-    wait_healthz(http, &mut server)?;
+    if let Err(e) = wait_healthz(http, &mut server) {
+        let _ = server.stop();
+        return Err(e);
+    }
+    Ok((server, http, rtmp))
+}
+
+fn run_onair(o: &Opts, dir: &Path) -> Result<Output, Fail> {
+    let (server, http, rtmp) = start_onair(dir, true)?;
     let push = match o.push.as_str() {
         "rtmp" => format!("rtmp://127.0.0.1:{rtmp}/live/{ROOM}?key=bench"),
         _ => format!("http://127.0.0.1:{http}/live/{ROOM}.flv?key=bench"),

@@ -28,6 +28,7 @@ usage: cargo xtask <command>
   soak                  a 2-hour stream at 20x (6 min): server memory must stay flat
   bench fanout [OPTS]   fan-out benchmark: N viewers of a 2 Mbit/s stream, onair vs nginx-rtmp
                         (`cargo xtask bench fanout --help`; bench/README.md)
+  bench chat [OPTS]     chat benchmark: M members of one room, R comments/s and L likes/s
 
 environment: ONAIR_SKIP_E2E=1 lets `test` pass where browser tests cannot run (says so loudly)";
 
