@@ -62,7 +62,7 @@ impl Subscriber {
 
     /// The next packet to send, in order; the start-up burst first.
     pub async fn next(&mut self) -> Result<Arc<Packet>, SubscribeEnd> {
-        if let Some(p) = self.start.pop_front() {
+        if let Some(p) = self.take_start() {
             return Ok(p);
         }
         loop {
@@ -81,7 +81,7 @@ impl Subscriber {
 
     /// Like [`Subscriber::next`] without waiting: `None` when nothing is ready.
     pub fn try_next(&mut self) -> Option<Result<Arc<Packet>, SubscribeEnd>> {
-        if let Some(p) = self.start.pop_front() {
+        if let Some(p) = self.take_start() {
             return Some(Ok(p));
         }
         loop {
@@ -105,6 +105,16 @@ impl Subscriber {
                 }
             }
         }
+    }
+
+    /// The next packet of the start-up burst. The burst's buffer (a whole GOP of entries)
+    /// is freed once drained: a thousand viewers would otherwise each keep it for good.
+    fn take_start(&mut self) -> Option<Arc<Packet>> {
+        let packet = self.start.pop_front();
+        if packet.is_none() && self.start.capacity() > 0 {
+            self.start = VecDeque::new();
+        }
+        packet
     }
 
     /// The next packet of the batch being handed out.
