@@ -86,14 +86,43 @@ fn write_trak(out: &mut BytesMut, track: &Track) -> Result<(), Fmp4Error> {
     let trak = begin(out, b"trak");
     write_tkhd(out, track.id, !video, width, height)?;
 
+    let media = begin_media(out, track)?;
+    write_empty_sample_tables(out)?;
+    media.end(out)?;
+    end(out, trak)
+}
+
+/// The `mdia`, `minf` and `stbl` boxes [`begin_media`] leaves open, for the caller to fill
+/// with its sample tables.
+pub(crate) struct OpenMedia {
+    pub mdia: usize,
+    /// Where `mdhd` starts, for a writer that patches its duration afterwards.
+    pub mdhd: usize,
+    pub minf: usize,
+    pub stbl: usize,
+}
+
+impl OpenMedia {
+    /// Closes `stbl`, `minf` and `mdia`.
+    pub(crate) fn end(self, out: &mut BytesMut) -> Result<(), Fmp4Error> {
+        end(out, self.stbl)?;
+        end(out, self.minf)?;
+        end(out, self.mdia)
+    }
+}
+
+/// Writes a track's `mdia` down to a complete `stsd` (handler, media header, sample entry):
+/// the part fragmented (CMAF) and progressive (recording) MP4 share.
+pub(crate) fn begin_media(out: &mut BytesMut, track: &Track) -> Result<OpenMedia, Fmp4Error> {
+    let video = track.config.is_video();
     let mdia = begin(out, b"mdia");
+    let mdhd = out.len();
     write_mdhd(out, track.timescale)?;
     if video {
         write_hdlr(out, b"vide", "VideoHandler")?;
     } else {
         write_hdlr(out, b"soun", "SoundHandler")?;
     }
-
     let minf = begin(out, b"minf");
     if video {
         write_vmhd(out)?;
@@ -101,18 +130,17 @@ fn write_trak(out: &mut BytesMut, track: &Track) -> Result<(), Fmp4Error> {
         write_smhd(out)?;
     }
     write_dinf(out)?;
-
     let stbl = begin(out, b"stbl");
     let stsd = begin_full(out, b"stsd", 0, 0);
     out.put_u32(1); // entry_count
     write_sample_entry(out, &track.config)?;
     end(out, stsd)?;
-    write_empty_sample_tables(out)?;
-    end(out, stbl)?;
-
-    end(out, minf)?;
-    end(out, mdia)?;
-    end(out, trak)
+    Ok(OpenMedia {
+        mdia,
+        mdhd,
+        minf,
+        stbl,
+    })
 }
 
 #[cfg(test)]

@@ -27,11 +27,8 @@ pub mod tables;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::fmp4::boxes::{
-    begin, begin_full, end, write_dinf, write_ftyp, write_hdlr, write_mdhd, write_mvhd, write_smhd,
-    write_tkhd, write_vmhd,
-};
-use crate::fmp4::entry::write_sample_entry;
+use crate::fmp4::boxes::{begin, begin_full, end, write_ftyp, write_mvhd, write_tkhd};
+use crate::fmp4::init::begin_media;
 use crate::fmp4::{Fmp4Error, Track, TrackConfig};
 
 /// Movie timescale (`mvhd`, `tkhd`, `elst` durations): milliseconds.
@@ -348,28 +345,8 @@ fn write_trak(
     patch_u32(out, tkhd + 28, timing.movie_duration);
     write_edts(out, t, timing)?;
 
-    let mdia = begin(out, b"mdia");
-    let mdhd = out.len();
-    write_mdhd(out, t.track.timescale)?;
-    patch_u32(out, mdhd + 24, timing.media_duration);
-    if video {
-        write_hdlr(out, b"vide", "VideoHandler")?;
-    } else {
-        write_hdlr(out, b"soun", "SoundHandler")?;
-    }
-    let minf = begin(out, b"minf");
-    if video {
-        write_vmhd(out)?;
-    } else {
-        write_smhd(out)?;
-    }
-    write_dinf(out)?;
-
-    let stbl = begin(out, b"stbl");
-    let stsd = begin_full(out, b"stsd", 0, 0);
-    out.put_u32(1); // entry_count
-    write_sample_entry(out, &t.track.config)?;
-    end(out, stsd)?;
+    let media = begin_media(out, &t.track)?;
+    patch_u32(out, media.mdhd + 24, timing.media_duration);
     tables::write_stts(out, &durations(t))?;
     tables::write_ctts(out, &t.cts)?;
     if video {
@@ -382,9 +359,7 @@ fn write_trak(
         None => vec![0; t.chunk_offsets.len()],
     };
     tables::write_chunk_offsets(out, &offsets, wide)?;
-    end(out, stbl)?;
-    end(out, minf)?;
-    end(out, mdia)?;
+    media.end(out)?;
     end(out, trak)?;
     Ok(())
 }
