@@ -2,18 +2,17 @@
 //! text never interpreted, coalesced likes, rate limits, oversized and invalid messages,
 //! disconnect on abuse, and `closed` when the owner closes the room.
 
-#[path = "support/rooms.rs"]
-mod rooms_support;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use rooms_support::{RoomServer, Ws, close_code, join, next_json, next_of, send};
 use serde_json::{Value, json};
+use support::TestServer;
+use support::rooms::{Ws, close_code, join, next_json, next_of, send};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn room(server: &RoomServer) -> (String, String) {
+async fn room(server: &TestServer) -> (String, String) {
     let created = server.create_room("chat room").await;
     (
         created["id"].as_str().unwrap().to_string(),
@@ -34,7 +33,7 @@ async fn next_non_viewers(ws: &mut Ws) -> Value {
 #[tokio::test]
 async fn comments_reach_other_members_as_text() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let (id, _) = room(&server).await;
 
     let (mut ann, welcome) = join(&server, &id, "  ann  ").await;
@@ -102,7 +101,7 @@ async fn comments_reach_other_members_as_text() {
 #[tokio::test]
 async fn likes_are_coalesced_per_tick() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let (id, _) = room(&server).await;
     const N: usize = 8;
     let mut members = Vec::new();
@@ -141,7 +140,7 @@ async fn likes_are_coalesced_per_tick() {
 #[tokio::test]
 async fn limits_errors_and_disconnect() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let (id, _) = room(&server).await;
 
     // Before join: only join.
@@ -195,7 +194,7 @@ async fn limits_errors_and_disconnect() {
 #[tokio::test]
 async fn closing_the_room_tells_members() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let (id, key) = room(&server).await;
     let (mut ann, _) = join(&server, &id, "ann").await;
     let (mut bob, _) = join(&server, &id, "bob").await;

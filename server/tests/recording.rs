@@ -176,7 +176,7 @@ async fn rtmp_push_is_recorded_as_flv_and_moov_first_mp4() {
     assert_eq!(recordings(&server, "?room=rec").await.len(), 2);
     assert!(recordings(&server, "?room=other").await.is_empty());
 
-    let rec_dir = server.data.path().join("recordings").join("rec");
+    let rec_dir = server.data.join("recordings").join("rec");
     let mp4_path = rec_dir.join(mp4["file"].as_str().unwrap());
     let flv_path = rec_dir.join(flv["file"].as_str().unwrap());
     let mp4_bytes = std::fs::read(&mp4_path).unwrap();
@@ -309,7 +309,7 @@ async fn mp4_only_leaves_no_flv_behind() {
     let list = wait_for_mp4(&server).await;
     assert_eq!(list.len(), 1, "{list:?}");
     // The temporary FLV is removed right after the conversion.
-    let rec_dir = server.data.path().join("recordings").join("only");
+    let rec_dir = server.data.join("recordings").join("only");
     let started = Instant::now();
     loop {
         let names: Vec<String> = std::fs::read_dir(&rec_dir)
@@ -331,7 +331,7 @@ async fn a_failing_recorder_does_not_touch_the_stream() {
     require_ffmpeg();
     let server = TestServer::start().await;
     // `recordings` is a file, so the recorder cannot create its directory.
-    std::fs::write(server.data.path().join("recordings"), b"in the way").unwrap();
+    std::fs::write(server.data.join("recordings"), b"in the way").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clip = make_clip(dir.path(), "clip.flv", 4);
     let publisher = push(&clip, &server.rtmp_url("/live/broken"));

@@ -2,19 +2,18 @@
 //! the key shown only once, publish authorization on RTMP / WS-FLV / HTTP-FLV, and a
 //! restart that keeps rooms, keys and comments.
 
-#[path = "support/rooms.rs"]
-mod rooms_support;
 mod support;
 
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use rooms_support::{RoomServer, close_code, join, next_of, send};
 use serde_json::{Value, json};
+use support::TestServer;
 use support::media::{make_clip, push, wait_child};
+use support::rooms::{close_code, join, next_of, send};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn post_raw(server: &RoomServer, body: &str) -> (u16, Value) {
+async fn post_raw(server: &TestServer, body: &str) -> (u16, Value) {
     let res = reqwest::Client::new()
         .post(server.url("/api/rooms"))
         .header("content-type", "application/json")
@@ -28,7 +27,7 @@ async fn post_raw(server: &RoomServer, body: &str) -> (u16, Value) {
     )
 }
 
-async fn delete(server: &RoomServer, id: &str, auth: Option<&str>) -> (u16, Value) {
+async fn delete(server: &TestServer, id: &str, auth: Option<&str>) -> (u16, Value) {
     let mut req = reqwest::Client::new().delete(server.url(&format!("/api/rooms/{id}")));
     if let Some(auth) = auth {
         req = req.header("authorization", auth);
@@ -53,7 +52,7 @@ fn assert_error(status: u16, body: &Value, want_status: u16, code: &str) {
 #[tokio::test]
 async fn api_contract() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
 
     // Bad titles and bodies: 400 with a JSON error.
     for body in [
@@ -158,7 +157,7 @@ async fn api_contract() {
 #[tokio::test]
 async fn publish_needs_the_room_key() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let clip = make_clip(data.path(), "clip.flv", 4);
     let idle = server.create_room("idle room").await;
     let room = server.create_room("live room").await;
@@ -245,7 +244,7 @@ async fn publish_needs_the_room_key() {
 async fn restart_keeps_rooms_keys_and_comments() {
     let data = tempfile::tempdir().unwrap();
     let clip = make_clip(data.path(), "clip.flv", 3);
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let room = server.create_room("persistent").await;
     let id = room["id"].as_str().unwrap().to_string();
     let key = room["stream_key"].as_str().unwrap().to_string();
@@ -261,7 +260,7 @@ async fn restart_keeps_rooms_keys_and_comments() {
     drop(ws);
     server.stop().await;
 
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let (_, view) = server.get_json(&format!("/api/rooms/{id}")).await;
     assert_eq!(view["title"], "persistent");
     assert_eq!(view["likes"], 3);
@@ -287,7 +286,7 @@ async fn restart_keeps_rooms_keys_and_comments() {
 #[tokio::test]
 async fn chat_of_unknown_room_is_404() {
     let data = tempfile::tempdir().unwrap();
-    let server = RoomServer::start(data.path()).await;
+    let server = TestServer::start_rooms(data.path()).await;
     let (status, err) = server.get_json("/api/rooms/nosuchroom/chat").await;
     assert_error(status, &err, 404, "not_found");
     let res = tokio_tungstenite::connect_async(server.ws_url("/api/rooms/nosuchroom/chat")).await;

@@ -3,17 +3,21 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use onair_server::{Config, Listeners};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub mod media;
+pub mod rooms;
 
 pub struct TestServer {
     pub http: SocketAddr,
     pub rtmp: SocketAddr,
-    pub data: tempfile::TempDir,
+    pub data: PathBuf,
+    /// The temporary data directory, when the test did not bring its own.
+    _temp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -23,16 +27,25 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// A server whose config `tweak` may change (open publishing is on by default here).
+    /// A server whose config `tweak` may change (open publishing is on by default here),
+    /// on a temporary data directory.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        let data = tempfile::tempdir().expect("tempdir");
+        let temp = tempfile::tempdir().expect("tempdir");
+        let mut server = Self::start_in(temp.path(), tweak).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    /// A server on a data directory the test owns, so it can be stopped and started again
+    /// on the same database and recordings.
+    pub async fn start_in(data: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
         let rtmp = TcpListener::bind("127.0.0.1:0").await.expect("bind rtmp");
         let (http_addr, rtmp_addr) = (http.local_addr().unwrap(), rtmp.local_addr().unwrap());
         let config = Config {
             http: http_addr,
             rtmp: rtmp_addr,
-            data: data.path().to_path_buf(),
+            data: data.to_path_buf(),
             open_publish: true,
             ..Config::default()
         };
@@ -49,7 +62,8 @@ impl TestServer {
         Self {
             http: http_addr,
             rtmp: rtmp_addr,
-            data,
+            data: data.to_path_buf(),
+            _temp: None,
             stop: Some(tx),
             task: Some(task),
         }
