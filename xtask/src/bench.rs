@@ -60,18 +60,8 @@ fn parse(args: &[String]) -> Result<Opts, Fail> {
         nginx: false,
         extra: Vec::new(),
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if arg == "--" {
-            o.extra = it.cloned().collect();
-            break;
-        }
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))
-        };
-        match arg.as_str() {
+    o.extra = parse_flags(args, |arg, value| {
+        match arg {
             "--viewers" => o.viewers = value()?,
             "--duration" => o.duration = value()?,
             "--proto" => o.proto = value()?,
@@ -88,7 +78,8 @@ fn parse(args: &[String]) -> Result<Opts, Fail> {
             },
             other => return Err(Fail::new(format!("unknown option {other:?}\n\n{USAGE}"))),
         }
-    }
+        Ok(())
+    })?;
     if !["http-flv", "ws-flv", "rtmp"].contains(&o.proto.as_str()) {
         return Err(Fail::new(format!(
             "--proto {}: http-flv, ws-flv or rtmp",
@@ -99,6 +90,27 @@ fn parse(args: &[String]) -> Result<Opts, Fail> {
         return Err(Fail::new(format!("--push {}: http-flv or rtmp", o.push)));
     }
     Ok(o)
+}
+
+/// Hands each `--flag VALUE` before a `--` to `set` (which takes the value by calling
+/// `value()`), and returns what follows `--`: arguments passed through to onair-bench.
+fn parse_flags(
+    args: &[String],
+    mut set: impl FnMut(&str, &mut dyn FnMut() -> Result<String, Fail>) -> Result<(), Fail>,
+) -> Result<Vec<String>, Fail> {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            return Ok(it.cloned().collect());
+        }
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))
+        };
+        set(arg, &mut value)?;
+    }
+    Ok(Vec::new())
 }
 
 pub fn run(args: &[String]) -> Result<(), Fail> {
@@ -135,18 +147,8 @@ fn parse_chat(args: &[String]) -> Result<ChatOpts, Fail> {
         join_within: "30s".into(),
         extra: Vec::new(),
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if arg == "--" {
-            o.extra = it.cloned().collect();
-            break;
-        }
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))
-        };
-        match arg.as_str() {
+    o.extra = parse_flags(args, |arg, value| {
+        match arg {
             "--members" => o.members = value()?,
             "--comments" => o.comments = value()?,
             "--likes" => o.likes = value()?,
@@ -154,7 +156,8 @@ fn parse_chat(args: &[String]) -> Result<ChatOpts, Fail> {
             "--join-within" => o.join_within = value()?,
             other => return Err(Fail::new(format!("unknown option {other:?}\n\n{USAGE}"))),
         }
-    }
+        Ok(())
+    })?;
     Ok(o)
 }
 
