@@ -6,6 +6,7 @@
 //! likes sent vs reported by the server's coalesced `likes` ticks, and the server's CPU
 //! and RSS from `/proc`.
 
+use crate::viewer::worker_runtime;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -251,16 +252,7 @@ fn spawn_members(
     let handle = std::thread::Builder::new()
         .name("members".into())
         .spawn(move || {
-            let rt = if threads <= 1 {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .enable_all()
-                    .build()?
-            };
+            let rt = worker_runtime(threads)?;
             rt.block_on(async move {
                 let tasks: Vec<_> = (0..plan.members)
                     .map(|i| tokio::spawn(chat_member::run(i, plan.clone())))

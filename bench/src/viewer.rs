@@ -180,16 +180,7 @@ pub fn spawn_all(
     std::thread::Builder::new()
         .name("viewers".into())
         .spawn(move || {
-            let rt = if threads <= 1 {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .enable_all()
-                    .build()?
-            };
+            let rt = worker_runtime(threads)?;
             rt.block_on(async move {
                 let n = counters.len();
                 let mut tasks = Vec::with_capacity(n);
@@ -432,6 +423,22 @@ async fn rtmp(
             }
         }
         conn.flush().await?;
+    }
+}
+
+/// The runtime simulated clients run on, on their own thread: one thread stays the
+/// lightest for the cores the measured server shares; more when the bench's own delay
+/// would show in the figures.
+pub fn worker_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
     }
 }
 
