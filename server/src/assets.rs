@@ -1,5 +1,8 @@
 //! The client app built by trunk into `dist/`. Release builds embed it, so the one binary is
 //! the whole server; debug builds read the folder at run time (rust-embed's debug mode).
+//! `--web-root DIR` serves another build from disk instead (e.g. `trunk build --dist DIR`).
+
+use std::path::Path;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -36,6 +39,38 @@ pub fn serve(path: &str) -> Response {
                 "<h1>onair</h1><p>The web client is not built. Run <code>cargo xtask run</code> \
                  (it builds the client with trunk and starts the server).</p>",
             ),
+        )
+            .into_response(),
+    }
+}
+
+/// Like [`serve`], from a directory on disk. Only plain relative paths are looked up, so a
+/// request cannot escape `root`.
+pub async fn serve_dir(root: &Path, path: &str) -> Response {
+    let file = path.trim_start_matches('/');
+    let safe = !file.is_empty()
+        && file
+            .split('/')
+            .all(|part| !part.is_empty() && part != ".." && part != "." && !part.contains('\\'));
+    if safe && let Ok(data) = tokio::fs::read(root.join(file)).await {
+        let mime = mime_guess::from_path(file)
+            .first_or_octet_stream()
+            .to_string();
+        let cache = if file.ends_with(".html") {
+            "no-cache"
+        } else {
+            "public, max-age=31536000, immutable"
+        };
+        return response(data, &mime, cache);
+    }
+    match tokio::fs::read(root.join("index.html")).await {
+        Ok(index) => response(index, "text/html; charset=utf-8", "no-cache"),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(format!(
+                "<h1>onair</h1><p>Cannot read index.html from the web root {}: {e}</p>",
+                root.display()
+            )),
         )
             .into_response(),
     }

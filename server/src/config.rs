@@ -32,6 +32,10 @@ pub struct Cli {
     /// DEVELOPMENT ONLY: let anyone publish any stream name with any key (or none)
     #[arg(long)]
     pub open_publish: bool,
+    /// Serve the web client from this directory (a `trunk build --dist DIR`) instead of
+    /// the copy embedded in the binary
+    #[arg(long, value_name = "DIR")]
+    pub web_root: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<crate::rooms::cli::Command>,
 }
@@ -45,6 +49,8 @@ pub struct Config {
     pub data: PathBuf,
     /// Development only: accept every publisher (see [`crate::auth::OpenPublish`]).
     pub open_publish: bool,
+    /// Serve the client from this directory instead of the embedded build (development).
+    pub web_root: Option<PathBuf>,
     /// Largest FLV tag / RTMP message accepted from a publisher.
     pub max_tag_bytes: usize,
     /// A publisher that sends nothing for this long is disconnected.
@@ -127,6 +133,7 @@ impl Default for Config {
             rtmp: SocketAddr::from(([0, 0, 0, 0], 1935)),
             data: PathBuf::from("./data"),
             open_publish: false,
+            web_root: None,
             max_tag_bytes: 8 << 20,
             publisher_idle_timeout: Duration::from_secs(20),
             republish_grace: Duration::from_secs(10),
@@ -199,6 +206,12 @@ impl Config {
             config.open_publish = matches!(v.as_str(), "1" | "true" | "yes");
         }
         config.open_publish |= cli.open_publish;
+        if let Some(v) = env("ONAIR_WEB_ROOT") {
+            config.web_root = Some(PathBuf::from(v));
+        }
+        if let Some(v) = &cli.web_root {
+            config.web_root = Some(v.clone());
+        }
         if let Some(v) = cli.http {
             config.http = v;
         }

@@ -54,11 +54,14 @@ async fn streams(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 }
 
 /// API and media paths that match no route are JSON 404s; anything else is the client app.
-async fn fallback(uri: Uri) -> Response {
+async fn fallback(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
     let path = uri.path();
     let server_prefixes = ["/api/", "/live/", "/hls/", "/vod/"];
     if server_prefixes.iter().any(|p| path.starts_with(p)) || path == "/api" {
         return ApiError::NotFound(format!("no such resource: {path}")).into_response();
     }
-    crate::assets::serve(path)
+    match &state.config.web_root {
+        Some(dir) => crate::assets::serve_dir(dir, path).await,
+        None => crate::assets::serve(path),
+    }
 }
