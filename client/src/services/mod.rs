@@ -9,10 +9,14 @@ pub mod dom;
 /// A repeating timer; dropping it cancels it.
 pub use gloo_timers::callback::Interval;
 
+/// The port `trunk serve` listens on (Trunk.toml).
+const TRUNK_SERVE_PORT: &str = "8081";
+
 /// The WebSocket URL for a server path like `/api/rooms/ID/chat`, on the page's own host.
 ///
-/// Debug builds are served by `trunk serve`, which cannot proxy HTTP and WebSocket on one
-/// path, so they go through its `/ws/…` rewrite (see Trunk.toml).
+/// `trunk serve` (port 8081, see Trunk.toml) cannot proxy HTTP and WebSocket on one path, so
+/// pages it serves go through its `/ws/…` rewrite; pages served by `onair` itself (any build,
+/// including `--web-root` dev builds) connect directly.
 pub fn ws_url(path: &str) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = match location.protocol().ok()?.as_str() {
@@ -20,7 +24,11 @@ pub fn ws_url(path: &str) -> Option<String> {
         _ => "ws:",
     };
     let host = location.host().ok()?;
-    let prefix = if cfg!(debug_assertions) { "/ws" } else { "" };
+    let prefix = if location.port().ok()?.as_str() == TRUNK_SERVE_PORT {
+        "/ws"
+    } else {
+        ""
+    };
     Some(format!("{scheme}//{host}{prefix}{path}"))
 }
 
