@@ -10,6 +10,7 @@
 //! - [`fmp4`]: fragmented MP4 (CMAF) writer: init segments and moof/mdat fragments.
 //! - [`mp4`]: progressive MP4 writer (`moov` before `mdat`) for recordings.
 //! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
+//! - [`remux`]: FLV → fMP4 for MSE (the browser player), with the `onFI` capture clock.
 //! - [`chat`]: room chat messages (JSON, `{"type": …}` tagged) and their limits.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers: bytes go in, events and
@@ -26,5 +27,6 @@ pub mod codec;
 pub mod flv;
 pub mod fmp4;
 pub mod mp4;
+pub mod remux;
 pub mod rtmp;
 pub mod ts;

@@ -6,7 +6,7 @@ use onair_shared::codec::{AacConfig, AvcConfig, OpusHead};
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
 use onair_shared::flv::video::{VideoCodec, VideoPacket, VideoTagBody};
 use onair_shared::fmp4::{
-    self, FragmentSamples, OPUS_TIMESCALE, Track, TrackConfig, TrackTimeline, VIDEO_TIMESCALE,
+    self, FragmentSamples, OPUS_TIMESCALE, Track, TrackConfig, VIDEO_TIMESCALE,
 };
 use onair_shared::ts::{TsAudioConfig, TsVideoConfig};
 
@@ -129,20 +129,8 @@ pub fn audio_setup(body: &Bytes) -> Result<Option<AudioSetup>, SetupError> {
     }
 }
 
-/// The default duration (ticks) of a sample of `track` whose duration cannot be known yet.
-pub fn default_duration(track: &Track) -> u32 {
-    match track.config {
-        TrackConfig::Aac { .. } => 1024,
-        TrackConfig::Opus { .. } => 960,
-        // 30 fps at 90 kHz.
-        _ => 3000,
-    }
-}
-
-/// A fresh timeline for `track`.
-pub fn timeline(track: &Track) -> TrackTimeline {
-    TrackTimeline::new(track.timescale, default_duration(track))
-}
+/// Sample durations and timelines are the player's too (`onair_shared::remux`).
+pub use onair_shared::remux::tracks::{default_duration, timeline};
 
 /// The init segment (`ftyp` + `moov`) of these tracks.
 pub fn init_segment(tracks: &[Track]) -> Result<Bytes, fmp4::Fmp4Error> {
