@@ -125,7 +125,11 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
     match args.first().map(String::as_str) {
         Some("fanout") => fanout(&parse(&args[1..])?),
         Some("chat") => chat(&parse_chat(&args[1..])?),
-        _ => Err(Fail::new(USAGE)),
+        Some("remux") => crate::bench_remux::remux(&args[1..]),
+        _ => Err(Fail::new(format!(
+            "{USAGE}\n\n{}",
+            crate::bench_remux::USAGE
+        ))),
     }
 }
 

@@ -1,0 +1,123 @@
+//! `cargo xtask bench remux`: the player's FLV → fMP4 remux, built to wasm exactly as the
+//! client ships (`wasm-release` profile), timed under Node on an ffmpeg-made stream.
+
+use std::path::PathBuf;
+
+use crate::tools::{self, Fail, TempDir, root, run, step};
+
+pub const USAGE: &str = "\
+usage: cargo xtask bench remux [--seconds S] [--bitrate B] [--size WxH] [--runs N]
+
+  --seconds S             length of the test stream (default 60)
+  --bitrate B             video bitrate for ffmpeg (default 4M)
+  --size WxH              picture size (default 1280x720, 30 fps, + AAC 128k)
+  --runs N                timed runs after one warm-up (default 7)";
+
+pub fn remux(args: &[String]) -> Result<(), Fail> {
+    let (mut seconds, mut bitrate, mut size, mut runs) = ("60", "4M", "1280x720", "7");
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))?;
+        match arg.as_str() {
+            "--seconds" => seconds = value,
+            "--bitrate" => bitrate = value,
+            "--size" => size = value,
+            "--runs" => runs = value,
+            _ => return Err(Fail::new(format!("unknown option {arg}\n\n{USAGE}"))),
+        }
+    }
+    tools::ensure_wasm_target()?;
+    tools::ensure_wasm_bindgen()?;
+    tools::ensure_system_tools()?;
+    tools::ensure_node()?;
+    let dir = TempDir::new("bench-remux")?;
+    let clip = dir.0.join("stream.flv");
+    step(&format!(
+        "encoding a {seconds} s {size} H.264 {bitrate} + AAC stream with ffmpeg"
+    ));
+    let clip_s = clip.to_string_lossy().to_string();
+    run(
+        "ffmpeg",
+        &[
+            "-hide_banner",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={size}:rate=30:duration={seconds}"),
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-b:v",
+            bitrate,
+            "-maxrate",
+            bitrate,
+            "-bufsize",
+            bitrate,
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "flv",
+            &clip_s,
+        ],
+        "ffmpeg could not make the test stream",
+    )?;
+    step("building the remux for wasm32 (profile wasm-release, as the client ships)");
+    run(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "onair-bench-wasm",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm-release",
+        ],
+        "check the compiler output above",
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let wasm = target.join("wasm32-unknown-unknown/wasm-release/onair_bench_wasm.wasm");
+    let pkg = dir.0.join("pkg");
+    run(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "nodejs",
+            "--out-dir",
+            &pkg.to_string_lossy(),
+            &wasm.to_string_lossy(),
+        ],
+        "wasm-bindgen failed",
+    )?;
+    step("timing the remux under Node (one push per FLV tag, like WS-FLV messages)");
+    let script = root().join("bench/wasm/run.mjs");
+    run(
+        "node",
+        &[
+            &script.to_string_lossy(),
+            &pkg.to_string_lossy(),
+            &clip_s,
+            runs,
+        ],
+        "the Node benchmark failed",
+    )
+}
