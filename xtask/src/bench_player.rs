@@ -1,5 +1,8 @@
-//! `cargo xtask bench remux`: the player's FLV → fMP4 remux, built to wasm exactly as the
-//! client ships (`wasm-release` profile), timed under Node on an ffmpeg-made stream.
+//! The player's benchmarks.
+//! - `cargo xtask bench remux`: the FLV → fMP4 remux, built to wasm exactly as the client
+//!   ships (`wasm-release` profile), timed under Node on an ffmpeg-made stream.
+//! - `cargo xtask bench g2g`: glass-to-glass latency, studio → release server → player in
+//!   headless Chromium, per-minute p50/p95 (`e2e/g2g.mjs`).
 
 use std::path::PathBuf;
 
@@ -11,7 +14,12 @@ usage: cargo xtask bench remux [--seconds S] [--bitrate B] [--size WxH] [--runs 
   --seconds S             length of the test stream (default 60)
   --bitrate B             video bitrate for ffmpeg (default 4M)
   --size WxH              picture size (default 1280x720, 30 fps, + AAC 128k)
-  --runs N                timed runs after one warm-up (default 7)";
+  --runs N                timed runs after one warm-up (default 7)
+
+usage: cargo xtask bench g2g [--seconds S] [--window W]
+
+  --seconds S             how long to measure after a 5 s warm-up (default 300)
+  --window W              report p50/p95 per window of W seconds (default 60)";
 
 pub fn remux(args: &[String]) -> Result<(), Fail> {
     let (mut seconds, mut bitrate, mut size, mut runs) = ("60", "4M", "1280x720", "7");
@@ -120,4 +128,40 @@ pub fn remux(args: &[String]) -> Result<(), Fail> {
         ],
         "the Node benchmark failed",
     )
+}
+
+pub fn g2g(args: &[String]) -> Result<(), Fail> {
+    let (mut seconds, mut window) = ("300", "60");
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))?;
+        match arg.as_str() {
+            "--seconds" => seconds = value,
+            "--window" => window = value,
+            _ => return Err(Fail::new(format!("unknown option {arg}\n\n{USAGE}"))),
+        }
+    }
+    crate::build_client()?;
+    tools::ensure_system_tools()?;
+    crate::e2e::prepare()?;
+    let server = crate::e2e::Server::start()?;
+    step(&format!(
+        "glass-to-glass for {seconds} s: studio → {} → player",
+        server.url
+    ));
+    let result = tools::run_in(
+        &root().join("e2e"),
+        "node",
+        &["g2g.mjs", "--seconds", seconds, "--window", window],
+        &[
+            ("ONAIR_URL", server.url.as_str()),
+            ("CHROMIUM", tools::chromium_path().as_str()),
+        ],
+        "see the error above",
+    );
+    let stopped = server.stop();
+    result?;
+    stopped
 }
