@@ -170,3 +170,26 @@ test('HTTP-FLV transport, offline start, audio-only and glass-to-glass stamps', 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('HLS mode: the CMAF LL-HLS parts through MSE, and the automatic choice', async () => {
+  const room = 'playerhls';
+  push(room, { seconds: 60 });
+  await waitLive(room);
+  // The HLS window needs a first part before the playlist has anything to start from.
+  await sleep(1500);
+  const { page, errors } = await openPage(browser, `/watch/${room}?protocol=hls-mse`);
+  await until(page, 'HLS (MSE) playback', async (p) => (await video(p)).t > 0.5, 20000);
+  const t0 = (await video(page)).t;
+  await sleep(5000);
+  const v = await video(page);
+  const s = await stats(page);
+  assert.equal(s.protocol, 'hls (mse)');
+  assert.equal(s.state, 'playing');
+  assert.ok(v.t - t0 >= 4, `played ${v.t - t0} s in 5 s`);
+  assert.ok(s.latency < 4, `latency ${s.latency}`);
+  await page.goto(`${BASE}/watch/${room}?protocol=hls`);
+  await until(page, 'HLS playback (native or MSE)', async (p) => (await video(p)).t > 2, 20000);
+  assert.match((await stats(page)).protocol, /^hls/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

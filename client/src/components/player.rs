@@ -1,7 +1,8 @@
 //! The live video: `<video>` with the player's state, an **Unmute** button when the browser
 //! forced muted autoplay, and a stats overlay (toggle, or `?stats=1`).
 //!
-//! Query options (they make links shareable): `protocol=ws-flv|http-flv`, `latency=SECONDS`.
+//! Query options (they make links shareable): `protocol=ws-flv|http-flv|hls|hls-mse`,
+//! `latency=SECONDS`, `stats=1`.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -30,6 +31,8 @@ pub fn live_player(props: &PlayerProps) -> Html {
         room: props.room.to_string(),
         protocol: match query.protocol.as_deref() {
             Some("http-flv") => Protocol::HttpFlv,
+            Some("hls") => Protocol::Hls,
+            Some("hls-mse") => Protocol::HlsMse,
             _ => Protocol::WsFlv,
         },
         target_latency: query.latency.unwrap_or(1.0),

@@ -5,13 +5,14 @@
 //! - this file: [`Player`], the state machine that ties them together. A 250 ms tick does
 //!   everything time-based (connecting, stall detection, latency control, stats), so there
 //!   is one timer and no timer juggling.
-//! - [`transport`]: WebSocket / streaming fetch; [`mse`]: `MediaSource` and the one append
-//!   queue; [`latency`]: the pure latency controller; [`stats`]: `window.onairStats`.
+//! - [`transport`]: WebSocket / streaming fetch; [`hls`]: the LL-HLS part loop (HLS mode);
+//!   [`mse`]: `MediaSource` and the one append queue; [`latency`]: the pure latency controller; [`stats`]: `window.onairStats`.
 //!
 //! Callbacks from the browser hold a `Weak` to the player, so dropping the [`Player`] (the
 //! component unmounting) releases everything. A transport is never dropped inside its own
 //! callback: it is parked and dropped on the next tick.
 
+pub mod hls;
 pub mod latency;
 pub mod mse;
 pub mod stats;
@@ -112,7 +113,11 @@ impl Player {
             RefCell::new(Inner {
                 weak: weak.clone(),
                 video,
-                controller: Controller::new(options.target_latency),
+                // HLS parts arrive every ~⅓ s: keep a little more buffer than with FLV.
+                controller: Controller::new(match options.protocol {
+                    Protocol::Hls | Protocol::HlsMse => options.target_latency.max(1.5),
+                    _ => options.target_latency,
+                }),
                 options,
                 on_status,
                 state: PlayState::Connecting,
@@ -133,6 +138,9 @@ impl Player {
                 stats: Stats::default(),
                 meter: stats::Meter::default(),
                 ticks: 0,
+                hls_mime: String::new(),
+                native_hls: false,
+                meter_bytes: 0,
             })
         });
         let weak = Rc::downgrade(&inner);
@@ -205,6 +213,12 @@ struct Inner {
     stats: Stats,
     meter: stats::Meter,
     ticks: u64,
+    /// HLS mode: the fMP4 MIME type (from the stream's codecs).
+    hls_mime: String,
+    /// HLS mode in a browser that plays HLS itself (no MSE).
+    native_hls: bool,
+    /// HLS mode: fMP4 bytes received (for the bitrate).
+    meter_bytes: u64,
 }
 
 impl Inner {
@@ -254,6 +268,11 @@ impl Inner {
         if self.transport.is_some() && self.last_data > 0.0 && t - self.last_data > DEAD_MS {
             self.retry(PlayState::Reconnecting);
         }
+        if self.native_hls && !self.video.paused() && self.video.ready_state() >= 3 {
+            self.last_data = t;
+            self.had_stream = true;
+            self.set_state(PlayState::Playing);
+        }
         self.control();
         if self.ticks.is_multiple_of(2) {
             self.update_stats();
@@ -272,8 +291,11 @@ impl Inner {
             with(&weak, |inner| {
                 inner.checking = false;
                 match live {
-                    Ok(true) => inner.connect(),
-                    Ok(false) => {
+                    Ok(Some(mime)) => {
+                        inner.hls_mime = mime;
+                        inner.connect();
+                    }
+                    Ok(None) => {
                         inner.next_attempt = now() + OFFLINE_POLL_MS;
                         let state = if inner.had_stream {
                             PlayState::Ended
@@ -303,6 +325,9 @@ impl Inner {
         self.started = false;
         self.clocks.clear();
         self.remux = Some(Remuxer::new(MAX_TAG));
+        if matches!(self.options.protocol, Protocol::Hls | Protocol::HlsMse) {
+            return self.connect_hls();
+        }
         match Mse::attach(&self.video, self.on_open.as_ref().unchecked_ref()) {
             Ok(mse) => self.mse = Some(mse),
             Err(e) => return self.retry(PlayState::Error(e)),
@@ -329,6 +354,64 @@ impl Inner {
             }
             Err(e) => self.retry(PlayState::Error(e)),
         }
+    }
+
+    /// HLS mode: native playback where the browser has it, else the part loop into MSE.
+    fn connect_hls(&mut self) {
+        let url = format!("/hls/live/{}/index.m3u8", self.options.room);
+        self.native_hls = self.options.protocol == Protocol::Hls
+            && !self
+                .video
+                .can_play_type("application/vnd.apple.mpegurl")
+                .is_empty();
+        self.stats.codecs = self.hls_mime.clone();
+        if self.native_hls {
+            // The browser fetches; the tick watches the play head for progress.
+            self.video.set_src(&url);
+            self.transport = Some(Transport::Hls {
+                alive: Rc::new(std::cell::Cell::new(true)),
+            });
+            self.last_data = now();
+            self.play();
+            return self.set_state(PlayState::Connecting);
+        }
+        match Mse::attach(&self.video, self.on_open.as_ref().unchecked_ref()) {
+            Ok(mse) => self.mse = Some(mse),
+            Err(e) => return self.retry(PlayState::Error(e)),
+        }
+        let on_chunk = {
+            let weak = self.weak.clone();
+            Box::new(move |chunk: hls::Chunk| with(&weak, |inner| inner.hls_chunk(chunk)))
+        };
+        let on_end = {
+            let weak = self.weak.clone();
+            Box::new(move |failure: Option<String>| with(&weak, |inner| inner.ended(failure)))
+        };
+        self.transport = Some(Transport::open_hls(&self.options.room, on_chunk, on_end));
+        self.last_data = now();
+        self.set_state(PlayState::Connecting);
+    }
+
+    fn hls_chunk(&mut self, chunk: hls::Chunk) {
+        self.last_data = now();
+        let on_update_end = self.on_update_end.as_ref().unchecked_ref();
+        let Some(mse) = &mut self.mse else {
+            return;
+        };
+        let result = match chunk {
+            hls::Chunk::Init(data) => mse.init(&self.hls_mime, data.into(), on_update_end),
+            hls::Chunk::Media(data) => {
+                self.meter_bytes += data.len() as u64;
+                mse.append(data.into());
+                mse.pump()
+            }
+        };
+        if let Err(e) = result {
+            return self.retry(PlayState::Error(e));
+        }
+        self.had_stream = true;
+        self.attempt = 0;
+        self.set_state(PlayState::Playing);
     }
 
     fn ended(&mut self, failure: Option<String>) {
@@ -523,7 +606,8 @@ impl Inner {
 
     fn update_stats(&mut self) {
         let remux = self.remux.as_ref().map(Remuxer::stats).unwrap_or_default();
-        self.meter.sample(now(), remux.bytes_in, remux.video_frames);
+        let bytes = remux.bytes_in + self.meter_bytes;
+        self.meter.sample(now(), bytes, remux.video_frames);
         let quality = self.video.get_video_playback_quality();
         let current = self.video.current_time();
         let buffer = mse::buffered(&self.video).map_or(0.0, |(_, end)| (end - current).max(0.0));
@@ -532,6 +616,8 @@ impl Inner {
         s.protocol = match self.options.protocol {
             Protocol::WsFlv => "ws-flv",
             Protocol::HttpFlv => "http-flv",
+            Protocol::Hls if self.native_hls => "hls (native)",
+            Protocol::Hls | Protocol::HlsMse => "hls (mse)",
         }
         .into();
         s.buffer = buffer;
@@ -561,8 +647,9 @@ fn state_name(state: &PlayState) -> &'static str {
     }
 }
 
-/// Whether `live/ROOM` is being published, from `GET /api/streams`.
-async fn stream_live(room: &str) -> Result<bool, String> {
+/// Whether `live/ROOM` is being published, from `GET /api/streams`, and if so the MIME
+/// type of its fMP4 (what HLS mode gives MSE).
+async fn stream_live(room: &str) -> Result<Option<String>, String> {
     let response = Request::get("/api/streams")
         .send()
         .await
@@ -572,8 +659,27 @@ async fn stream_live(room: &str) -> Result<bool, String> {
     }
     let streams: Vec<serde_json::Value> = response.json().await.map_err(|e| e.to_string())?;
     let key = format!("live/{room}");
-    Ok(streams.iter().any(|s| {
+    let Some(stream) = streams.iter().find(|s| {
         s.get("key").and_then(|k| k.as_str()) == Some(key.as_str())
             && s.get("live").and_then(|l| l.as_bool()) == Some(true)
-    }))
+    }) else {
+        return Ok(None);
+    };
+    let codec = |track: &str| {
+        stream
+            .get(track)?
+            .get("codec_string")?
+            .as_str()
+            .map(str::to_string)
+    };
+    let codecs: Vec<String> = [codec("video"), codec("audio")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let kind = if codec("video").is_some() {
+        "video"
+    } else {
+        "audio"
+    };
+    Ok(Some(format!("{kind}/mp4; codecs=\"{}\"", codecs.join(","))))
 }

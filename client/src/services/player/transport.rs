@@ -17,6 +17,10 @@ pub enum Protocol {
     WsFlv,
     /// `GET /live/ROOM.flv` read as a stream.
     HttpFlv,
+    /// The CMAF LL-HLS playlist: native HLS where the browser has it, else MSE.
+    Hls,
+    /// The CMAF LL-HLS playlist through MSE even where native HLS exists.
+    HlsMse,
 }
 
 /// Bytes arrived.
@@ -35,6 +39,8 @@ pub enum Transport {
         abort: AbortController,
         alive: Rc<Cell<bool>>,
     },
+    /// The HLS part loop (stops at its next step once `alive` is cleared).
+    Hls { alive: Rc<Cell<bool>> },
 }
 
 impl Transport {
@@ -48,7 +54,28 @@ impl Transport {
         match protocol {
             Protocol::WsFlv => open_ws(path, on_data, on_end),
             Protocol::HttpFlv => open_fetch(path, on_data, on_end),
+            Protocol::Hls | Protocol::HlsMse => {
+                Err("HLS is opened with Transport::open_hls".into())
+            }
         }
+    }
+
+    /// Runs the HLS part loop for `room`, handing init and media segments to `on_chunk`.
+    pub fn open_hls(
+        room: &str,
+        on_chunk: Box<dyn FnMut(super::hls::Chunk)>,
+        mut on_end: OnEnd,
+    ) -> Self {
+        let alive = Rc::new(Cell::new(true));
+        let still = alive.clone();
+        let base = format!("/hls/live/{room}");
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = super::hls::run(base, still.clone(), on_chunk).await;
+            if still.get() {
+                on_end(result.err());
+            }
+        });
+        Transport::Hls { alive }
     }
 }
 
@@ -64,6 +91,7 @@ impl Drop for Transport {
                 alive.set(false);
                 abort.abort();
             }
+            Transport::Hls { alive } => alive.set(false),
         }
     }
 }
