@@ -22,20 +22,14 @@ usage: cargo xtask bench g2g [--seconds S] [--window W]
   --window W              report p50/p95 per window of W seconds (default 60)";
 
 pub fn remux(args: &[String]) -> Result<(), Fail> {
-    let (mut seconds, mut bitrate, mut size, mut runs) = ("60", "4M", "1280x720", "7");
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))?;
-        match arg.as_str() {
-            "--seconds" => seconds = value,
-            "--bitrate" => bitrate = value,
-            "--size" => size = value,
-            "--runs" => runs = value,
-            _ => return Err(Fail::new(format!("unknown option {arg}\n\n{USAGE}"))),
-        }
-    }
+    let mut o = [
+        ("--seconds", "60"),
+        ("--bitrate", "4M"),
+        ("--size", "1280x720"),
+        ("--runs", "7"),
+    ];
+    options(args, &mut o)?;
+    let [(_, seconds), (_, bitrate), (_, size), (_, runs)] = o;
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen()?;
     tools::ensure_system_tools()?;
@@ -131,18 +125,9 @@ pub fn remux(args: &[String]) -> Result<(), Fail> {
 }
 
 pub fn g2g(args: &[String]) -> Result<(), Fail> {
-    let (mut seconds, mut window) = ("300", "60");
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))?;
-        match arg.as_str() {
-            "--seconds" => seconds = value,
-            "--window" => window = value,
-            _ => return Err(Fail::new(format!("unknown option {arg}\n\n{USAGE}"))),
-        }
-    }
+    let mut o = [("--seconds", "300"), ("--window", "60")];
+    options(args, &mut o)?;
+    let [(_, seconds), (_, window)] = o;
     crate::build_client()?;
     tools::ensure_system_tools()?;
     crate::e2e::prepare()?;
@@ -164,4 +149,19 @@ pub fn g2g(args: &[String]) -> Result<(), Fail> {
     let stopped = server.stop();
     result?;
     stopped
+}
+
+/// Fills `--name value` pairs from `args` into `opts` (name, default).
+fn options<'a>(args: &'a [String], opts: &mut [(&str, &'a str)]) -> Result<(), Fail> {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let slot = opts
+            .iter_mut()
+            .find(|(name, _)| name == arg)
+            .ok_or_else(|| Fail::new(format!("unknown option {arg}\n\n{USAGE}")))?;
+        slot.1 = it
+            .next()
+            .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))?;
+    }
+    Ok(())
 }

@@ -131,7 +131,7 @@ pub async fn run(
     Ok(())
 }
 
-async fn text(url: &str) -> Result<String, String> {
+async fn get(url: &str) -> Result<gloo_net::http::Response, String> {
     let r = Request::get(url)
         .send()
         .await
@@ -139,18 +139,15 @@ async fn text(url: &str) -> Result<String, String> {
     if !r.ok() {
         return Err(format!("{url}: HTTP {}", r.status()));
     }
-    r.text().await.map_err(|e| e.to_string())
+    Ok(r)
+}
+
+async fn text(url: &str) -> Result<String, String> {
+    get(url).await?.text().await.map_err(|e| e.to_string())
 }
 
 async fn bytes(url: &str) -> Result<Vec<u8>, String> {
-    let r = Request::get(url)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    if !r.ok() {
-        return Err(format!("{url}: HTTP {}", r.status()));
-    }
-    r.binary().await.map_err(|e| e.to_string())
+    get(url).await?.binary().await.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
