@@ -2,3 +2,4 @@
 
 pub mod use_chat;
 pub mod use_rooms;
+pub mod use_studio;

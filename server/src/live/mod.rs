@@ -32,6 +32,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 #[derive(serde::Deserialize)]
 struct LiveQuery {
     key: Option<String>,
+    /// Test hook (see [`crate::config::Config::test_hooks`]): read a WS-FLV push slowly.
+    throttle_kbps: Option<u32>,
+    /// Test hook: stop throttling after this many seconds.
+    throttle_secs: Option<f64>,
 }
 
 async fn live(
@@ -57,8 +61,14 @@ async fn live(
             let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
                 .await
                 .map_err(|e| ApiError::BadRequest(format!("bad WebSocket upgrade: {e}")))?;
+            // Ignored unless the server was started with its test hooks on.
+            let throttle = push::Throttle::from_query(
+                state.config.test_hooks,
+                query.throttle_kbps,
+                query.throttle_secs,
+            );
             match query.key {
-                Some(key) => push::ws(state, room, key, ws).await,
+                Some(key) => push::ws(state, room, key, throttle, ws).await,
                 None => play::ws(state, room, ws),
             }
         }

@@ -158,23 +158,60 @@ pub async fn http(
     }
 }
 
+/// Test hook: read a publisher's socket at no more than `kbps` (for `secs`, if given), so
+/// a browser studio sees its uplink fill up. Only built when the server's test hooks are on.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    kbps: u32,
+    until: Option<tokio::time::Instant>,
+}
+
+impl Throttle {
+    pub fn from_query(enabled: bool, kbps: Option<u32>, secs: Option<f64>) -> Option<Self> {
+        let kbps = kbps.filter(|k| enabled && *k > 0)?;
+        let until = secs
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .map(|d| tokio::time::Instant::now() + d);
+        Some(Self { kbps, until })
+    }
+
+    /// Sleeps as long as `bytes` take at the throttled rate (nothing once it has expired).
+    async fn pace(&self, bytes: usize) {
+        if self.until.is_some_and(|t| tokio::time::Instant::now() >= t) {
+            return;
+        }
+        let secs = bytes as f64 * 8.0 / (f64::from(self.kbps) * 1000.0);
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    }
+}
+
 pub async fn ws(
     state: Arc<AppState>,
     room: String,
     key: String,
+    throttle: Option<Throttle>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     // Upgrade first, then refuse with a close code: a browser can read a close reason but
     // not the status of a failed handshake.
     let max_message = state.config.max_tag_bytes + 64 * 1024;
-    Ok(ws
-        .max_message_size(max_message)
-        .on_upgrade(move |socket| ws_session(state, room, key, socket)))
+    let mut ws = ws.max_message_size(max_message);
+    if throttle.is_some() {
+        // Keep the server's own read-ahead small, so the backlog stays in the publisher.
+        ws = ws.read_buffer_size(4096);
+    }
+    Ok(ws.on_upgrade(move |socket| ws_session(state, room, key, throttle, socket)))
 }
 
-async fn ws_session(state: Arc<AppState>, room: String, key: String, mut socket: WebSocket) {
+async fn ws_session(
+    state: Arc<AppState>,
+    room: String,
+    key: String,
+    throttle: Option<Throttle>,
+    mut socket: WebSocket,
+) {
     let _conn = state.metrics.connection();
-    let result = ws_ingest(&state, &room, &key, &mut socket).await;
+    let result = ws_ingest(&state, &room, &key, throttle, &mut socket).await;
     let (code, reason) = match &result {
         Ok(()) => (1000, "stream ended".to_string()),
         Err(e) => {
@@ -200,6 +237,7 @@ async fn ws_ingest(
     state: &AppState,
     room: &str,
     key: &str,
+    throttle: Option<Throttle>,
     socket: &mut WebSocket,
 ) -> Result<(), IngestError> {
     let mut ingest = FlvIngest::start(state, room, Some(key), Protocol::WsFlv)?;
@@ -211,7 +249,12 @@ async fn ws_ingest(
             Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
                 return ingest.finish();
             }
-            Ok(Some(Ok(Message::Binary(bytes)))) => ingest.feed(&bytes)?,
+            Ok(Some(Ok(Message::Binary(bytes)))) => {
+                ingest.feed(&bytes)?;
+                if let Some(throttle) = &throttle {
+                    throttle.pace(bytes.len()).await;
+                }
+            }
             Ok(Some(Ok(Message::Text(_)))) => return Err(IngestError::TextMessage),
             Ok(Some(Ok(_))) => {}
         }
