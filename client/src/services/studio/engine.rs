@@ -159,9 +159,16 @@ impl Engine {
         if let Some(avcc) = description
             && self.avcc.as_ref() != Some(&avcc)
         {
+            let first = self.avcc.is_none();
             self.avcc = Some(avcc.clone());
             if self.uplink.open {
                 self.send_tag(flv::avc_config(avcc, ms));
+                // Audio held back until now (see `on_audio_chunk`) starts with its config.
+                if let (true, Some(kind), Some(config)) =
+                    (first, self.audio_kind, self.audio_config.clone())
+                {
+                    self.send_tag(flv::audio_config(kind, config, ms));
+                }
             }
         }
         let stamp = self.stamps.take(sample_us);
@@ -202,13 +209,16 @@ impl Engine {
                 None => return,
             },
         };
+        // Audio waits for the video config: a packager that saw audio first would start an
+        // audio-only rendition (the HLS one does, then cuts a discontinuity for the video).
+        let ready = self.uplink.open && self.avcc.is_some();
         if self.audio_config.as_ref() != Some(&config) {
             self.audio_config = Some(config.clone());
-            if self.uplink.open {
+            if ready {
                 self.send_tag(flv::audio_config(kind, config, ms));
             }
         }
-        if !self.uplink.open {
+        if !ready {
             return;
         }
         let mut data = vec![0; chunk.byte_length() as usize];
