@@ -301,7 +301,11 @@ mod tests {
         assert!(c.open_publish);
         assert!(!c.test_hooks);
         let env = |n: &str| (n == "ONAIR_TEST_HOOKS").then(|| "1".to_string());
-        assert!(Config::resolve(&Cli::default(), None, env).unwrap().test_hooks);
+        assert!(
+            Config::resolve(&Cli::default(), None, env)
+                .unwrap()
+                .test_hooks
+        );
     }
 
     #[test]

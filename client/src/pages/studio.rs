@@ -172,7 +172,9 @@ pub fn studio() -> Html {
         let settings_for = settings_for.clone();
         Callback::from(move |room: SavedRoom| match settings_for(&room) {
             Some(settings) => start.emit(settings),
-            None => form.set(Form::Failed("no page location to build the push URL".into())),
+            None => form.set(Form::Failed(
+                "no page location to build the push URL".into(),
+            )),
         })
     };
     let on_go_live = {
@@ -205,7 +207,9 @@ pub fn studio() -> Html {
     };
     let on_source = {
         let source = source.clone();
-        Callback::from(move |e: Event| source.set(parse_source(&services::studio::select_value(&e))))
+        Callback::from(move |e: Event| {
+            source.set(parse_source(&services::studio::select_value(&e)))
+        })
     };
     let on_preset = {
         let preset = preset.clone();
@@ -248,7 +252,10 @@ pub fn studio() -> Html {
         </div>
     };
 
-    let error = view.error.as_ref().map(|e| error_panel(e, on_forget.clone()));
+    let error = view
+        .error
+        .as_ref()
+        .map(|e| error_panel(e, on_forget.clone()));
     let share = saved.as_ref().map(|r| room::share_link(&r.id));
     let status = status_panel(view.state, view.stats.as_ref(), viewers, share.as_deref());
 
@@ -311,7 +318,11 @@ fn status_panel(
     };
     let s = stats.cloned().unwrap_or_default();
     let elapsed = s.elapsed_s.max(0.0) as u64;
-    let congestion = if s.congested { " (slow uplink: dropping video)" } else { "" };
+    let congestion = if s.congested {
+        " (slow uplink: dropping video)"
+    } else {
+        ""
+    };
     html! {
         <div class="studio-status" role="region" aria-label="Status">
             <dl>
@@ -320,7 +331,7 @@ fn status_panel(
                 <dt>{"Frame rate"}</dt><dd>{ format!("{:.1} fps", s.fps) }</dd>
                 <dt>{"Encoder queue"}</dt><dd>{ s.encoder_queue }</dd>
                 <dt>{"Dropped frames"}</dt><dd>{ s.dropped_frames }</dd>
-                <dt>{"Socket buffer"}</dt><dd>{ format!("{} KB", s.buffered_amount / 1000) }</dd>
+                <dt>{"Queued"}</dt><dd>{ format!("{} KB unacknowledged, {} KB in the browser", s.in_flight / 1000, s.buffered_amount / 1000) }</dd>
                 <dt>{"Elapsed"}</dt><dd>{ format!("{}:{:02}:{:02}", elapsed / 3600, elapsed / 60 % 60, elapsed % 60) }</dd>
                 <dt>{"Viewers"}</dt><dd>{ viewers.map_or("–".to_string(), |v| v.to_string()) }</dd>
                 <dt>{"Codecs"}</dt><dd>{ format!("{} {}x{} / {}", s.video_codec, s.width, s.height, s.audio_codec) }</dd>

@@ -158,6 +158,37 @@ pub async fn http(
     }
 }
 
+/// How often a WS-FLV publisher is told how many bytes the server has read.
+const ACK_EVERY_BYTES: u64 = 32 * 1024;
+const ACK_EVERY: Duration = Duration::from_millis(250);
+
+/// Acknowledgements for a WS-FLV publisher, like RTMP's window acknowledgements: a text
+/// message `{"acked": N}` with the bytes read so far. A browser's `bufferedAmount` stays at 0
+/// while the OS socket buffers (megabytes) fill, so `sent − acked` is the studio's real
+/// measure of a slow uplink. Publishers that do not care ignore text messages.
+#[derive(Default)]
+struct Acks {
+    total: u64,
+    acked: u64,
+    last: Option<tokio::time::Instant>,
+}
+
+impl Acks {
+    /// Counts `n` bytes read; returns the message to send when an ack is due.
+    fn received(&mut self, n: usize) -> Option<String> {
+        self.total += n as u64;
+        let now = tokio::time::Instant::now();
+        let due = self.total - self.acked >= ACK_EVERY_BYTES
+            || self.last.is_none_or(|t| now.duration_since(t) >= ACK_EVERY);
+        if !due {
+            return None;
+        }
+        self.acked = self.total;
+        self.last = Some(now);
+        Some(format!("{{\"acked\":{}}}", self.total))
+    }
+}
+
 /// Test hook: read a publisher's socket at no more than `kbps` (for `secs`, if given), so
 /// a browser studio sees its uplink fill up. Only built when the server's test hooks are on.
 #[derive(Debug, Clone, Copy)]
@@ -243,6 +274,7 @@ async fn ws_ingest(
     let mut ingest = FlvIngest::start(state, room, Some(key), Protocol::WsFlv)?;
     tracing::info!(%room, session = ingest.publisher.session(), "WS-FLV publisher connected");
     let idle = state.config.publisher_idle_timeout;
+    let mut acks = Acks::default();
     loop {
         match tokio::time::timeout(idle, socket.recv()).await {
             Err(_) => return Err(IngestError::Idle(idle)),
@@ -253,6 +285,10 @@ async fn ws_ingest(
                 ingest.feed(&bytes)?;
                 if let Some(throttle) = &throttle {
                     throttle.pace(bytes.len()).await;
+                }
+                if let Some(ack) = acks.received(bytes.len()) {
+                    // A publisher that cannot take our acks is still a publisher.
+                    let _ = socket.send(Message::Text(ack.into())).await;
                 }
             }
             Ok(Some(Ok(Message::Text(_)))) => return Err(IngestError::TextMessage),

@@ -56,8 +56,16 @@ async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
         e.stream = Some(stream.clone());
         e.emit(StudioEvent::Preview(stream.clone()));
     }
-    let video = stream.get_video_tracks().get(0).dyn_into::<MediaStreamTrack>().ok();
-    let audio = stream.get_audio_tracks().get(0).dyn_into::<MediaStreamTrack>().ok();
+    let video = stream
+        .get_video_tracks()
+        .get(0)
+        .dyn_into::<MediaStreamTrack>()
+        .ok();
+    let audio = stream
+        .get_audio_tracks()
+        .get(0)
+        .dyn_into::<MediaStreamTrack>()
+        .ok();
     let Some(video) = video else {
         return Err(StudioError::NoDevice("video track"));
     };
@@ -187,10 +195,10 @@ fn track_size(track: &MediaStreamTrack) -> Option<(u32, u32)> {
 /// An H.264 Constrained Baseline codec string whose level fits the picture size at 30 fps.
 pub fn avc_codec_string(width: u32, height: u32) -> &'static str {
     match width * height {
-        0..=414_720 => "avc1.42e01e",   // level 3.0: up to 720x576
-        414_721..=921_600 => "avc1.42e01f", // level 3.1: 1280x720
+        0..=414_720 => "avc1.42e01e",         // level 3.0: up to 720x576
+        414_721..=921_600 => "avc1.42e01f",   // level 3.1: 1280x720
         921_601..=2_088_960 => "avc1.42e028", // level 4.0: 1920x1080
-        _ => "avc1.42e033",             // level 5.1
+        _ => "avc1.42e033",                   // level 5.1
     }
 }
 
@@ -216,7 +224,9 @@ fn description(metadata: &JsValue) -> Option<Vec<u8>> {
         return Some(Uint8Array::new(buffer).to_vec());
     }
     // An ArrayBufferView: read its bytes, whatever its element type.
-    let buffer = js::get(&d, "buffer").dyn_into::<js_sys::ArrayBuffer>().ok()?;
+    let buffer = js::get(&d, "buffer")
+        .dyn_into::<js_sys::ArrayBuffer>()
+        .ok()?;
     let offset = js::get(&d, "byteOffset").as_f64()? as u32;
     let len = js::get(&d, "byteLength").as_f64()? as u32;
     Some(Uint8Array::new_with_byte_offset_and_length(&buffer, offset, len).to_vec())
@@ -235,12 +245,15 @@ fn error_callback(engine: &Rc<RefCell<Engine>>) -> Closure<dyn FnMut(JsValue, Js
 
 fn setup_video_encoder(engine: &Rc<RefCell<Engine>>, size: (u32, u32)) -> Result<(), StudioError> {
     let weak = Rc::downgrade(engine);
-    let output = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, meta: JsValue| {
-        if let Some(engine) = weak.upgrade() {
-            let chunk: EncodedVideoChunk = chunk.unchecked_into();
-            engine.borrow_mut().on_video_chunk(&chunk, description(&meta));
-        }
-    });
+    let output =
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, meta: JsValue| {
+            if let Some(engine) = weak.upgrade() {
+                let chunk: EncodedVideoChunk = chunk.unchecked_into();
+                engine
+                    .borrow_mut()
+                    .on_video_chunk(&chunk, description(&meta));
+            }
+        });
     let error = error_callback(engine);
     let init = obj(&[
         ("output", output.as_ref().clone()),
@@ -251,9 +264,9 @@ fn setup_video_encoder(engine: &Rc<RefCell<Engine>>, size: (u32, u32)) -> Result
     let mut e = engine.borrow_mut();
     let codec = avc_codec_string(size.0, size.1);
     let config = video_config(codec, size, e.settings.fps, e.control.current_bps);
-    encoder
-        .configure(&config)
-        .map_err(|err| StudioError::Unsupported(format!("H.264 {codec}: {}", js::error_text(&err))))?;
+    encoder.configure(&config).map_err(|err| {
+        StudioError::Unsupported(format!("H.264 {codec}: {}", js::error_text(&err)))
+    })?;
     e.venc = Some(encoder);
     e.callbacks.push(output);
     e.callbacks.push(error);
@@ -266,7 +279,9 @@ fn setup_video_encoder(engine: &Rc<RefCell<Engine>>, size: (u32, u32)) -> Result
 async fn choose_audio(track: &MediaStreamTrack) -> AudioKind {
     let settings = track_settings(track);
     let channels = js::get(&settings, "channelCount").as_f64().unwrap_or(1.0);
-    let rate = js::get(&settings, "sampleRate").as_f64().unwrap_or(48_000.0);
+    let rate = js::get(&settings, "sampleRate")
+        .as_f64()
+        .unwrap_or(48_000.0);
     let config = obj(&[
         ("codec", "mp4a.40.2".into()),
         ("sampleRate", rate.into()),
@@ -289,12 +304,15 @@ async fn choose_audio(track: &MediaStreamTrack) -> AudioKind {
 
 fn setup_audio_encoder(engine: &Rc<RefCell<Engine>>, kind: AudioKind) -> Result<(), StudioError> {
     let weak = Rc::downgrade(engine);
-    let output = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, meta: JsValue| {
-        if let Some(engine) = weak.upgrade() {
-            let chunk: EncodedAudioChunk = chunk.unchecked_into();
-            engine.borrow_mut().on_audio_chunk(&chunk, description(&meta));
-        }
-    });
+    let output =
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, meta: JsValue| {
+            if let Some(engine) = weak.upgrade() {
+                let chunk: EncodedAudioChunk = chunk.unchecked_into();
+                engine
+                    .borrow_mut()
+                    .on_audio_chunk(&chunk, description(&meta));
+            }
+        });
     let error = error_callback(engine);
     let init = obj(&[
         ("output", output.as_ref().clone()),
@@ -312,9 +330,10 @@ fn setup_audio_encoder(engine: &Rc<RefCell<Engine>>, kind: AudioKind) -> Result<
 }
 
 fn reader(track: &MediaStreamTrack) -> Result<ReadableStreamDefaultReader, StudioError> {
-    let processor = MediaStreamTrackProcessor::new(&obj(&[("track", track.into())])).map_err(
-        |e| StudioError::Unsupported(format!("MediaStreamTrackProcessor: {}", js::error_text(&e))),
-    )?;
+    let processor =
+        MediaStreamTrackProcessor::new(&obj(&[("track", track.into())])).map_err(|e| {
+            StudioError::Unsupported(format!("MediaStreamTrackProcessor: {}", js::error_text(&e)))
+        })?;
     processor
         .readable()
         .get_reader()
@@ -358,16 +377,20 @@ fn on_video_frame(engine: &Rc<RefCell<Engine>>, frame: &VideoFrame) -> bool {
     let sample_us = frame.timestamp();
     let now_us = e.now_us();
     e.vclock.anchor(sample_us, now_us);
-    let buffered = e.uplink.buffered();
-    e.note_buffered(buffered);
+    let (buffered, in_flight) = (e.uplink.buffered(), e.uplink.in_flight());
+    e.note_buffered(buffered, in_flight);
+    let queued = buffered.max(in_flight);
     let queue = e.venc.as_ref().map_or(0, |v| v.encode_queue_size());
     let open = e.uplink.open;
-    let (verdict, rate) = e.control.on_frame(now, open, buffered, queue);
+    let (verdict, rate) = e.control.on_frame(now, open, queued, queue);
     if let (Some(rate), Some(venc)) = (rate, e.venc.as_ref()) {
         let size = (e.stats.width, e.stats.height);
         let config = video_config(avc_codec_string(size.0, size.1), size, e.settings.fps, rate);
         if let Err(err) = venc.configure(&config) {
-            crate::services::warn(&format!("studio: bitrate change refused: {}", js::error_text(&err)));
+            crate::services::warn(&format!(
+                "studio: bitrate change refused: {}",
+                js::error_text(&err)
+            ));
         }
     }
     match verdict {
@@ -434,13 +457,17 @@ fn on_audio_data(engine: &Rc<RefCell<Engine>>, data: &AudioData) -> bool {
             ("bitrate", bitrate.into()),
         ]);
         if let Err(err) = aenc.configure(&config) {
-            e.fail(StudioError::Unsupported(format!("{} audio: {}", kind.name(), js::error_text(&err))));
+            e.fail(StudioError::Unsupported(format!(
+                "{} audio: {}",
+                kind.name(),
+                js::error_text(&err)
+            )));
             return false;
         }
         e.audio_format = Some((rate, channels));
     }
-    let buffered = e.uplink.buffered();
-    if e.control.audio_ok(e.uplink.open, buffered) && aenc.encode_queue_size() <= MAX_AUDIO_QUEUE {
+    let queued = e.uplink.queued();
+    if e.control.audio_ok(e.uplink.open, queued) && aenc.encode_queue_size() <= MAX_AUDIO_QUEUE {
         if let Err(err) = aenc.encode(data) {
             e.fail(StudioError::Encoder(js::error_text(&err)));
             return false;

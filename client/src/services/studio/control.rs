@@ -23,7 +23,9 @@ pub const KEYFRAME_INTERVAL_MS: f64 = 2_000.0;
 /// What to do with one captured video frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    Encode { keyframe: bool },
+    Encode {
+        keyframe: bool,
+    },
     /// The socket is congested: skip, and force a keyframe once it drains.
     DropCongested,
     /// The encoder is behind: skip this frame.
@@ -126,7 +128,7 @@ impl Control {
         let due = self
             .last_keyframe_ms
             .is_none_or(|last| now_ms - last >= KEYFRAME_INTERVAL_MS);
-        let keyframe = self.force_keyframe || due || rate.is_some();
+        let keyframe = self.force_keyframe || due;
         if keyframe {
             self.force_keyframe = false;
             self.last_keyframe_ms = Some(now_ms);
@@ -183,10 +185,14 @@ mod tests {
             c.on_frame(132.0, true, 0, 0),
             (Verdict::Encode { keyframe: false }, None)
         );
-        // Clear for 3 s: one step up, with a keyframe for the new rate.
+        // Clear for 3 s: one step up (the keyframe here is the 2 s schedule's).
         let (v, rate) = c.on_frame(3_200.0, true, 0, 0);
         assert_eq!(rate, Some(1_875_000));
         assert_eq!(v, Verdict::Encode { keyframe: true });
+        assert_eq!(
+            c.on_frame(3_233.0, true, 0, 0),
+            (Verdict::Encode { keyframe: false }, None)
+        );
         let (_, rate) = c.on_frame(6_300.0, true, 0, 0);
         assert_eq!(rate, Some(2_500_000));
         assert_eq!(c.current_bps, c.target_bps);

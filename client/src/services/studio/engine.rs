@@ -178,7 +178,10 @@ impl Engine {
         self.awaiting_key = false;
         let mut data = vec![0; chunk.byte_length() as usize];
         if let Err(e) = chunk.copy_to(&mut data) {
-            crate::services::warn(&format!("studio: video chunk unreadable: {}", js::error_text(&e)));
+            crate::services::warn(&format!(
+                "studio: video chunk unreadable: {}",
+                js::error_text(&e)
+            ));
             return;
         }
         if let Some(wallclock) = stamp {
@@ -235,7 +238,9 @@ impl Engine {
         self.stopped = true;
         if let Some(stream) = self.stream.take() {
             for track in stream.get_tracks().iter() {
-                if let Ok(track) = wasm_bindgen::JsCast::dyn_into::<web_sys::MediaStreamTrack>(track) {
+                if let Ok(track) =
+                    wasm_bindgen::JsCast::dyn_into::<web_sys::MediaStreamTrack>(track)
+                {
                     track.stop();
                 }
             }
@@ -257,14 +262,15 @@ impl Engine {
     fn tick(&mut self) {
         let now = js::perf_now();
         let buffered = self.uplink.buffered();
-        self.note_buffered(buffered);
-        let wire = self.stats.sent_bytes - f64::from(buffered);
+        self.note_buffered(buffered, self.uplink.in_flight());
+        let wire = self.stats.sent_bytes - f64::from(self.uplink.queued());
         let (last_now, last_wire, last_frames) = self.last_tick;
         let dt = ((now - last_now) / 1000.0).max(0.001);
         self.stats.bitrate_kbps = ((wire - last_wire) * 8.0 / 1000.0 / dt).max(0.0);
         self.stats.fps = (self.stats.frames_encoded - last_frames) as f64 / dt;
         self.last_tick = (now, wire, self.stats.frames_encoded);
         self.stats.buffered_amount = buffered;
+        self.stats.in_flight = self.uplink.in_flight();
         self.stats.encoder_queue = self.venc.as_ref().map_or(0, |v| v.encode_queue_size());
         self.stats.target_kbps = self.control.current_bps / 1000;
         self.stats.congested = self.control.congested();
@@ -275,8 +281,9 @@ impl Engine {
         self.emit(StudioEvent::Stats(self.stats.clone()));
     }
 
-    pub fn note_buffered(&mut self, buffered: u32) {
+    pub fn note_buffered(&mut self, buffered: u32, in_flight: u32) {
         self.stats.max_buffered_amount = self.stats.max_buffered_amount.max(buffered);
+        self.stats.max_in_flight = self.stats.max_in_flight.max(in_flight);
     }
 }
 

@@ -142,7 +142,11 @@ pub fn stamp(wallclock_ms: f64, timestamp: u32) -> Result<Vec<u8>, FlvError> {
 
 /// `("YYYY-MM-DD", "HH:MM:SS.mmm")` in UTC for ms since the Unix epoch.
 pub fn utc(ms: f64) -> (String, String) {
-    let ms = if ms.is_finite() { ms.max(0.0) as i64 } else { 0 };
+    let ms = if ms.is_finite() {
+        ms.max(0.0) as i64
+    } else {
+        0
+    };
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     // Howard Hinnant's days → civil date (proleptic Gregorian).
@@ -276,7 +280,10 @@ mod tests {
         let Amf0Value::Object(props) = &values[1] else {
             panic!("not an object: {values:?}");
         };
-        assert_eq!(props[0], ("sd".into(), Amf0Value::String("2026-11-21".into())));
+        assert_eq!(
+            props[0],
+            ("sd".into(), Amf0Value::String("2026-11-21".into()))
+        );
         assert_eq!(
             props[1],
             ("st".into(), Amf0Value::String("21:09:23.456".into()))

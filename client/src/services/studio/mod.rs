@@ -119,7 +119,9 @@ impl StudioError {
             StudioError::Denied(_) => {
                 "Allow access in the browser's site settings (the icon left of the address), then press Go live again."
             }
-            StudioError::NoDevice(_) => "Connect a camera / microphone, or share your screen instead.",
+            StudioError::NoDevice(_) => {
+                "Connect a camera / microphone, or share your screen instead."
+            }
             StudioError::Capture { .. } => "Close other apps using the device and try again.",
             StudioError::Unsupported(_) | StudioError::Encoder(_) => {
                 "Use a recent Chrome, Edge or Firefox, or push with OBS using the settings below."
@@ -148,6 +150,9 @@ pub struct Stats {
     pub encoder_queue: u32,
     pub buffered_amount: u32,
     pub max_buffered_amount: u32,
+    /// Bytes sent that the server has not acknowledged yet (see `uplink`).
+    pub in_flight: u32,
+    pub max_in_flight: u32,
     pub reconnects: u32,
     pub congested: bool,
     pub video_codec: String,

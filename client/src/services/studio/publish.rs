@@ -11,7 +11,11 @@ pub fn window_stats(state: &str, stats: &Stats) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let mode = if stats.recorder { "recorder" } else { "webcodecs" };
+    let mode = if stats.recorder {
+        "recorder"
+    } else {
+        "webcodecs"
+    };
     let value = obj(&[
         ("state", state.into()),
         ("sentBytes", stats.sent_bytes.into()),
@@ -23,6 +27,8 @@ pub fn window_stats(state: &str, stats: &Stats) {
         ("encoderQueue", stats.encoder_queue.into()),
         ("bufferedAmount", stats.buffered_amount.into()),
         ("maxBufferedAmount", stats.max_buffered_amount.into()),
+        ("inFlight", stats.in_flight.into()),
+        ("maxInFlight", stats.max_in_flight.into()),
         ("congested", stats.congested.into()),
         ("reconnects", stats.reconnects.into()),
         ("videoCodec", stats.video_codec.as_str().into()),

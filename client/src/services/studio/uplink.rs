@@ -6,6 +6,10 @@
 //! inside the server's 10 s republish grace, so viewers stay on the stream. Each new socket
 //! starts again with the FLV header, the codec configs and a keyframe (see
 //! [`Engine::on_open`]).
+//!
+//! The server acknowledges what it has read (`{"acked": N}` text messages, like RTMP's
+//! window acknowledgements); `sent − acked` is how the studio sees a slow uplink that the
+//! browser's `bufferedAmount` hides while the OS socket buffers fill.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -13,7 +17,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
-use web_sys::{BinaryType, CloseEvent, Event, WebSocket};
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
 
 use super::engine::Engine;
 use super::{LinkState, StudioError, StudioEvent};
@@ -26,6 +30,12 @@ const MAX_ATTEMPTS: u32 = 15;
 /// Attempts before giving up on a server that never answered.
 const MAX_FIRST_ATTEMPTS: u32 = 3;
 
+type Handlers = (
+    Closure<dyn FnMut(Event)>,
+    Closure<dyn FnMut(CloseEvent)>,
+    Closure<dyn FnMut(MessageEvent)>,
+);
+
 #[derive(Default)]
 pub struct Uplink {
     ws: Option<WebSocket>,
@@ -34,7 +44,14 @@ pub struct Uplink {
     /// Failed attempts since the last open socket.
     attempts: u32,
     pub reconnects: u32,
-    handlers: Option<(Closure<dyn FnMut(Event)>, Closure<dyn FnMut(CloseEvent)>)>,
+    /// Bytes handed to this socket, and the server's last `{"acked": N}` for it.
+    sent: u64,
+    acked: u64,
+    /// Whether the server has acknowledged data from us: it accepted this broadcast once.
+    accepted: bool,
+    /// "Name taken" refusals since the last ack (see [`closed`]).
+    taken: u32,
+    handlers: Option<Handlers>,
     retry: Option<Timeout>,
 }
 
@@ -43,7 +60,10 @@ impl Uplink {
     pub fn send(&mut self, bytes: &[u8]) -> Option<usize> {
         let ws = self.ws.as_ref().filter(|_| self.open)?;
         match ws.send_with_u8_array(bytes) {
-            Ok(()) => Some(bytes.len()),
+            Ok(()) => {
+                self.sent += bytes.len() as u64;
+                Some(bytes.len())
+            }
             Err(e) => {
                 crate::services::warn(&format!(
                     "studio: send failed: {}",
@@ -54,9 +74,23 @@ impl Uplink {
         }
     }
 
-    /// Bytes queued in the socket and not yet on the network.
+    /// Bytes queued in the browser's socket and not yet handed to the OS.
     pub fn buffered(&self) -> u32 {
         self.ws.as_ref().map_or(0, |ws| ws.buffered_amount())
+    }
+
+    /// Bytes sent on this socket that the server has not read yet (0 without acks). Unlike
+    /// `bufferedAmount` this includes the OS socket buffers, megabytes on a fast machine.
+    pub fn in_flight(&self) -> u32 {
+        if self.ws.is_none() {
+            return 0;
+        }
+        u32::try_from(self.sent.saturating_sub(self.acked)).unwrap_or(u32::MAX)
+    }
+
+    /// The queue the back-pressure decisions look at: the larger of both measures.
+    pub fn queued(&self) -> u32 {
+        self.buffered().max(self.in_flight())
     }
 
     pub fn state_name(&self, stopped: bool) -> &'static str {
@@ -79,6 +113,7 @@ impl Uplink {
         if let Some(ws) = self.ws.take() {
             ws.set_onopen(None);
             ws.set_onclose(None);
+            ws.set_onmessage(None);
             let _ = ws.close_with_code_and_reason(1000, "studio stopped");
         }
         self.handlers = None;
@@ -116,6 +151,20 @@ pub fn connect(engine: &Rc<RefCell<Engine>>) {
             }
         })
     };
+    let on_message = {
+        let weak = weak.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(acked) = ev.data().as_string().as_deref().and_then(parse_ack) else {
+                return;
+            };
+            if let Some(engine) = weak.upgrade() {
+                let mut e = engine.borrow_mut();
+                e.uplink.acked = acked;
+                e.uplink.accepted = true;
+                e.uplink.taken = 0;
+            }
+        })
+    };
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |ev: CloseEvent| {
         if let Some(engine) = weak.upgrade() {
             closed(&engine, ev.code(), ev.reason());
@@ -123,13 +172,25 @@ pub fn connect(engine: &Rc<RefCell<Engine>>) {
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    e.uplink.sent = 0;
+    e.uplink.acked = 0;
     e.uplink.ws = Some(ws);
-    e.uplink.handlers = Some((on_open, on_close));
+    e.uplink.handlers = Some((on_open, on_close, on_message));
     e.emit(StudioEvent::State(if e.uplink.ever_open {
         LinkState::Reconnecting(e.uplink.attempts)
     } else {
         LinkState::Connecting
     }));
+}
+
+/// The server's `{"acked": N}` (bytes of this socket it has read).
+fn parse_ack(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Ack {
+        acked: u64,
+    }
+    serde_json::from_str::<Ack>(text).ok().map(|a| a.acked)
 }
 
 /// The socket closed: a refusal ends the broadcast, anything else is retried.
@@ -153,9 +214,14 @@ fn closed(engine: &Rc<RefCell<Engine>>, code: u16, reason: String) {
     };
     match code {
         4401 | 4403 => return e.fail(StudioError::KeyRefused(reason)),
-        // Our own previous socket may still hold the name for a moment after a drop.
-        4409 if !e.uplink.ever_open || e.uplink.attempts >= 3 => {
-            return e.fail(StudioError::NameTaken(reason));
+        // The server accepts the upgrade and then refuses with a close code, so "taken" is
+        // final unless the server had accepted this broadcast before: then it may be our own
+        // dropped socket that it has not noticed yet, which a few retries outlast.
+        4409 => {
+            e.uplink.taken += 1;
+            if !e.uplink.accepted || e.uplink.taken > 3 {
+                return e.fail(StudioError::NameTaken(reason));
+            }
         }
         4400 | 4410 => return e.fail(StudioError::Refused(reason)),
         _ => {}
