@@ -61,10 +61,10 @@ function run(cmd, args, timeoutMs = 30000) {
  * Counted by frames, not with `-t`: a new viewer gets the codec configs at their original
  * timestamps (the first seconds of the stream) before the GOP it joins, and `-t` counts
  * from the earliest timestamp. ffmpeg 5.1 cannot read Enhanced-FLV (Opus) audio: video only. */
-async function probeVideo(room) {
+async function probeVideo(room, count = 200) {
   const file = join(tmpdir(), `onair-studio-${room}-${Date.now()}.flv`);
   const copy = await run('ffmpeg', ['-v', 'error', '-y', '-analyzeduration', '1000000',
-    '-i', `${BASE}/live/${room}.flv`, '-map', '0:v:0', '-c', 'copy', '-frames:v', '200', '-f', 'flv', file]);
+    '-i', `${BASE}/live/${room}.flv`, '-map', '0:v:0', '-c', 'copy', '-frames:v', String(count), '-f', 'flv', file]);
   const { code, out, err } = await run('ffprobe', [
     '-v', 'error', '-show_frames', '-show_entries', 'frame=key_frame,pts_time', '-of', 'csv=p=0', file,
   ]);
@@ -73,7 +73,7 @@ async function probeVideo(room) {
   const start = all[0]?.[1] ?? 0;
   const frames = all.filter(([, t]) => t < start + 5);
   const keys = all.filter(([k]) => k === '1').map(([, t]) => t);
-  return { code: copy.code || code, err: (copy.err + err).trim(), frames: frames.length, keys };
+  return { code: copy.code || code, err: (copy.err + err).trim(), frames: frames.length, total: all.length, keys };
 }
 
 /** `spacing`: also check that keyframes come every ~2 s (not across a congestion episode,
@@ -214,6 +214,23 @@ test('a slow uplink: the studio drops video, keeps its queue bounded, and recove
   assert.equal(b.state, 'live');
   assert.equal((await stream(room))?.video?.codec, 'h264');
   assertDecodes(await probeVideo(room), 'after recovery', false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a dropped socket: the studio reconnects and a viewer keeps watching', async () => {
+  // The server drops every push socket 4 s after it opens, without a close frame (test hook).
+  const { page, errors, room } = await goLive('?drop_after_secs=4&preset=360p30');
+  // One viewer reads 250 frames (~8 s) across the drops.
+  const probe = await probeVideo(room, 250);
+  const s = await stats(page);
+  console.log(`# reconnect: ${JSON.stringify(s)}`);
+  assert.ok(s.reconnects >= 1, `reconnects ${s.reconnects}`);
+  assert.equal(s.state, 'live');
+  assert.equal(probe.err, '');
+  assert.equal(probe.total, 250, 'the viewer was cut off');
+  // A drop costs a few frames (~250 ms to reconnect), not the viewer.
+  assert.ok(probe.frames >= 115, `only ${probe.frames} frames in 5 s across a reconnect`);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -6,6 +6,7 @@
 //! | `GET` + WebSocket upgrade | WS-FLV play, or WS-FLV push when `?key=` is given |
 //! | `POST ?key=` | HTTP-FLV push (`ffmpeg -f flv http://…`) |
 
+mod hooks;
 mod play;
 mod push;
 
@@ -36,6 +37,8 @@ struct LiveQuery {
     throttle_kbps: Option<u32>,
     /// Test hook: stop throttling after this many seconds.
     throttle_secs: Option<f64>,
+    /// Test hook: drop the push connection (no close frame) after this many seconds.
+    drop_after_secs: Option<f64>,
 }
 
 async fn live(
@@ -62,13 +65,14 @@ async fn live(
                 .await
                 .map_err(|e| ApiError::BadRequest(format!("bad WebSocket upgrade: {e}")))?;
             // Ignored unless the server was started with its test hooks on.
-            let throttle = push::Throttle::from_query(
+            let hooks = push::TestHooks::from_query(
                 state.config.test_hooks,
                 query.throttle_kbps,
                 query.throttle_secs,
+                query.drop_after_secs,
             );
             match query.key {
-                Some(key) => push::ws(state, room, key, throttle, ws).await,
+                Some(key) => push::ws(state, room, key, hooks, ws).await,
                 None => play::ws(state, room, ws),
             }
         }

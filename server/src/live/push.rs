@@ -18,6 +18,8 @@ use crate::http::ApiError;
 use crate::hub::{HubError, Protocol, Publisher};
 use crate::media::PacketKind;
 
+pub use super::hooks::TestHooks;
+
 /// Why an FLV publisher was stopped; each becomes a log line and a status or close code.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -35,6 +37,8 @@ pub enum IngestError {
     Truncated(usize),
     #[error("text messages are not FLV; send binary WebSocket messages")]
     TextMessage,
+    #[error("test hook: connection dropped")]
+    TestDrop,
 }
 
 impl IngestError {
@@ -189,60 +193,38 @@ impl Acks {
     }
 }
 
-/// Test hook: read a publisher's socket at no more than `kbps` (for `secs`, if given), so
-/// a browser studio sees its uplink fill up. Only built when the server's test hooks are on.
-#[derive(Debug, Clone, Copy)]
-pub struct Throttle {
-    kbps: u32,
-    until: Option<tokio::time::Instant>,
-}
-
-impl Throttle {
-    pub fn from_query(enabled: bool, kbps: Option<u32>, secs: Option<f64>) -> Option<Self> {
-        let kbps = kbps.filter(|k| enabled && *k > 0)?;
-        let until = secs
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .map(|d| tokio::time::Instant::now() + d);
-        Some(Self { kbps, until })
-    }
-
-    /// Sleeps as long as `bytes` take at the throttled rate (nothing once it has expired).
-    async fn pace(&self, bytes: usize) {
-        if self.until.is_some_and(|t| tokio::time::Instant::now() >= t) {
-            return;
-        }
-        let secs = bytes as f64 * 8.0 / (f64::from(self.kbps) * 1000.0);
-        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    }
-}
-
 pub async fn ws(
     state: Arc<AppState>,
     room: String,
     key: String,
-    throttle: Option<Throttle>,
+    hooks: TestHooks,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     // Upgrade first, then refuse with a close code: a browser can read a close reason but
     // not the status of a failed handshake.
     let max_message = state.config.max_tag_bytes + 64 * 1024;
     let mut ws = ws.max_message_size(max_message);
-    if throttle.is_some() {
+    if hooks.throttle.is_some() {
         // Keep the server's own read-ahead small, so the backlog stays in the publisher.
         ws = ws.read_buffer_size(4096);
     }
-    Ok(ws.on_upgrade(move |socket| ws_session(state, room, key, throttle, socket)))
+    Ok(ws.on_upgrade(move |socket| ws_session(state, room, key, hooks, socket)))
 }
 
 async fn ws_session(
     state: Arc<AppState>,
     room: String,
     key: String,
-    throttle: Option<Throttle>,
+    hooks: TestHooks,
     mut socket: WebSocket,
 ) {
     let _conn = state.metrics.connection();
-    let result = ws_ingest(&state, &room, &key, throttle, &mut socket).await;
+    let result = ws_ingest(&state, &room, &key, hooks, &mut socket).await;
+    if let Err(IngestError::TestDrop) = result {
+        // Like a lost network: no close frame, the connection just ends.
+        tracing::info!(%room, "WS-FLV publisher dropped by the test hook");
+        return;
+    }
     let (code, reason) = match &result {
         Ok(()) => (1000, "stream ended".to_string()),
         Err(e) => {
@@ -268,7 +250,7 @@ async fn ws_ingest(
     state: &AppState,
     room: &str,
     key: &str,
-    throttle: Option<Throttle>,
+    hooks: TestHooks,
     socket: &mut WebSocket,
 ) -> Result<(), IngestError> {
     let mut ingest = FlvIngest::start(state, room, Some(key), Protocol::WsFlv)?;
@@ -276,16 +258,15 @@ async fn ws_ingest(
     let idle = state.config.publisher_idle_timeout;
     let mut acks = Acks::default();
     loop {
-        match tokio::time::timeout(idle, socket.recv()).await {
+        match tokio::time::timeout(hooks.wait(idle), socket.recv()).await {
+            Err(_) if hooks.drop_due() => return Err(IngestError::TestDrop),
             Err(_) => return Err(IngestError::Idle(idle)),
             Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
                 return ingest.finish();
             }
             Ok(Some(Ok(Message::Binary(bytes)))) => {
                 ingest.feed(&bytes)?;
-                if let Some(throttle) = &throttle {
-                    throttle.pace(bytes.len()).await;
-                }
+                hooks.pace(bytes.len()).await;
                 if let Some(ack) = acks.received(bytes.len()) {
                     // A publisher that cannot take our acks is still a publisher.
                     let _ = socket.send(Message::Text(ack.into())).await;

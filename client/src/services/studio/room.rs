@@ -54,9 +54,9 @@ pub fn share_link(room: &str) -> String {
     format!("{origin}/watch/{room}")
 }
 
-/// Query options passed through to the push URL. `throttle_kbps` / `throttle_secs` are read
-/// only by a server started with its test hooks on (and ignored otherwise).
-const PASS_THROUGH: [&str; 2] = ["throttle_kbps", "throttle_secs"];
+/// Query options passed through to the push URL: read only by a server started with its
+/// test hooks on (`server/src/live/hooks.rs`), ignored otherwise.
+const PASS_THROUGH: [&str; 3] = ["throttle_kbps", "throttle_secs", "drop_after_secs"];
 
 /// `ws(s)://HOST/live/ROOM.flv?key=KEY[&…]`.
 pub fn push_url(room: &str, key: &str) -> Option<String> {
