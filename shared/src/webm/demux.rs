@@ -353,9 +353,12 @@ impl Demuxer {
         let cluster = self
             .cluster_timecode
             .ok_or(WebmError::MissingClusterTimecode)?;
-        // In ns, i128: a u64 tick count times a u64 scale cannot overflow it.
+        // In ns, as i128 with checked arithmetic: a u64 tick count times a u64 scale can
+        // still exceed i128 (2^128), and the result must fit i64 ms anyway.
         let ticks = i128::from(cluster) + i128::from(block.relative_timecode);
-        let start_ns = ticks * i128::from(self.timecode_scale);
+        let start_ns = ticks
+            .checked_mul(i128::from(self.timecode_scale))
+            .ok_or(WebmError::TimestampOverflow)?;
         let step_ns = self
             .default_durations
             .iter()
@@ -363,7 +366,8 @@ impl Demuxer {
             .map_or(0, |(_, d)| i128::from(*d));
         let mut first = None;
         for (i, data) in block.frames.into_iter().enumerate() {
-            let ns = start_ns + step_ns * i as i128;
+            // ≤ 255 laced frames of a u64 duration: no overflow before the i64 check.
+            let ns = start_ns.saturating_add(step_ns * i as i128);
             let timestamp_ms = i64::try_from(ns.div_euclid(1_000_000))
                 .map_err(|_| WebmError::TimestampOverflow)?;
             let event = WebmEvent::Frame {
