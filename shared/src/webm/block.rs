@@ -137,7 +137,7 @@ fn split_laced(data: &Bytes, start: usize, lacing: u8) -> Result<Vec<Bytes>, Web
         }
         LACING_FIXED => {
             let total = data.len().saturating_sub(pos);
-            if total % count != 0 {
+            if !total.is_multiple_of(count) {
                 return Err(WebmError::BadLacing("fixed lacing does not divide evenly"));
             }
             sizes.resize(count - 1, total / count);

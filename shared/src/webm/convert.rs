@@ -89,11 +89,11 @@ impl AvcConverter {
             Framing::AnnexB => {
                 if has_parameter_set(data) {
                     // A frame with only an SPS or only a PPS keeps the current config.
-                    if let Ok(config) = avc_config_from_annexb(data) {
-                        if self.config.as_ref() != Some(&config) {
-                            self.config = Some(config);
-                            self.announced = false;
-                        }
+                    if let Ok(config) = avc_config_from_annexb(data)
+                        && self.config.as_ref() != Some(&config)
+                    {
+                        self.config = Some(config);
+                        self.announced = false;
                     }
                 }
                 if self.config.is_none() {

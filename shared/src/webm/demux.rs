@@ -254,13 +254,13 @@ impl Demuxer {
             .cluster
             .and_then(|c| c.end)
             .or(self.segment.and_then(|s| s.end));
-        if let (Some(end), Some(parent_end)) = (end, parent_end) {
-            if end > parent_end {
-                return Err(WebmError::ElementOverrunsParent {
-                    id: h.id,
-                    offset: self.pos,
-                });
-            }
+        if let (Some(end), Some(parent_end)) = (end, parent_end)
+            && end > parent_end
+        {
+            return Err(WebmError::ElementOverrunsParent {
+                id: h.id,
+                offset: self.pos,
+            });
         }
         let level = match (self.segment, self.cluster) {
             (_, Some(_)) => 2,
