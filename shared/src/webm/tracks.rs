@@ -209,7 +209,15 @@ fn parse_audio(data: &[u8], offset: u64) -> Result<AudioInfo, WebmError> {
     for child in children(data, offset) {
         let (id, body) = child?;
         match id {
-            ID_SAMPLING_FREQUENCY => a.sampling_frequency = ebml::read_float(body, id)?,
+            ID_SAMPLING_FREQUENCY => {
+                let rate = ebml::read_float(body, id)?;
+                // NaN, infinite or non-positive rates are nonsense, and a NaN would also make
+                // events compare unequal to themselves.
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(WebmError::BadValue { id });
+                }
+                a.sampling_frequency = rate;
+            }
             ID_CHANNELS => a.channels = ebml::read_uint(body, id)?,
             ID_BIT_DEPTH => a.bit_depth = Some(ebml::read_uint(body, id)?),
             _ => {}
@@ -300,5 +308,24 @@ mod tests {
         );
         assert_eq!(parse_info(b"\x2A\xD7\xB1\x81\x00", 0).ok(), None);
         assert_eq!(parse_info(b"", 0), Ok(DEFAULT_TIMECODE_SCALE));
+    }
+
+    #[test]
+    fn sampling_frequency_must_be_a_positive_number() {
+        // Found by the webm_demux fuzz target: a NaN rate made events unequal to themselves.
+        for bad in [f32::NAN, f32::INFINITY, 0.0, -8000.0] {
+            let mut audio = vec![0xE1, 0x86, 0xB5, 0x84];
+            audio.extend(bad.to_be_bytes());
+            assert_eq!(
+                parse_audio(&audio[2..], 0),
+                Err(WebmError::BadValue {
+                    id: ID_SAMPLING_FREQUENCY
+                })
+            );
+        }
+        assert_eq!(
+            parse_audio(&[0xB5, 0x84, 0x47, 0x3B, 0x80, 0x00], 0).map(|a| a.sampling_frequency),
+            Ok(48000.0)
+        );
     }
 }
