@@ -10,6 +10,8 @@
 //! - [`fmp4`]: fragmented MP4 (CMAF) writer: init segments and moof/mdat fragments.
 //! - [`mp4`]: progressive MP4 writer (`moov` before `mdat`) for recordings.
 //! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
+//! - [`webm`]: WebM/Matroska demuxer for the studio's MediaRecorder fallback, and the
+//!   conversion of its H.264 (Annex B from Chromium) and Opus tracks for the FLV muxer.
 //! - [`chat`]: room chat messages (JSON, `{"type": …}` tagged) and their limits.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers: bytes go in, events and
@@ -28,3 +30,4 @@ pub mod fmp4;
 pub mod mp4;
 pub mod rtmp;
 pub mod ts;
+pub mod webm;
