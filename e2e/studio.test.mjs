@@ -245,6 +245,21 @@ test('screen + mic: getDisplayMedia pushes likewise', async () => {
   await page.close();
 });
 
+test('forced MediaRecorder fallback (?recorder=1): WebM demuxed in wasm, same FLV out', async () => {
+  const { page, errors, room } = await goLive('?recorder=1');
+  const s = await stats(page);
+  assert.equal(s.mode, 'recorder');
+  const info = await stream(room);
+  assert.equal(info?.video?.codec, 'h264');
+  assert.equal(`${info.video.width}x${info.video.height}`, '1280x720');
+  assert.equal(info.audio?.codec, 'opus');
+  assertDecodes(await probeVideo(room), 'recorder');
+  const stamps = (await scriptTags(room, 1500)).filter((t) => t.name === 'onFI');
+  assert.ok(stamps.length >= 2, `only ${stamps.length} onFI stamps in 1.5 s`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a stream name already live is refused with a clear message', async () => {
   const name = `taken${Date.now()}`;
   const first = await goLive(`?room=${name}&key=k1&preset=360p30`);

@@ -5,7 +5,8 @@
 //! way forward. The create-room form (key shown once, OBS settings) stays for OBS users.
 //!
 //! Query options (for links and tests): `?source=screen|screen+mic`, `?preset=360p30…`,
-//! `?bitrate=KBPS`, `?room=NAME&key=KEY` (push to a given stream name instead of a room).
+//! `?bitrate=KBPS`, `?room=NAME&key=KEY` (push to a given stream name instead of a room),
+//! `?recorder=1` (the MediaRecorder fallback even where WebCodecs exists).
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -100,6 +101,8 @@ pub fn studio() -> Html {
 
     let settings_for = {
         let (source, preset, kbps) = (*source, (*preset).clone(), *kbps);
+        // `?recorder=1` forces the MediaRecorder fallback (WebCodecs browsers test it so).
+        let recorder = room::query("recorder").as_deref() == Some("1");
         move |room: &SavedRoom| -> Option<Settings> {
             let (_, width, height, fps) = PRESETS
                 .iter()
@@ -113,7 +116,7 @@ pub fn studio() -> Html {
                 fps,
                 bitrate: kbps * 1000,
                 push_url: room::push_url(&room.id, &room.stream_key)?,
-                recorder: false,
+                recorder,
             })
         }
     };

@@ -40,12 +40,15 @@ pub fn spawn(engine: Rc<RefCell<Engine>>) {
 }
 
 async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
-    if !super::has_webcodecs() {
+    let settings = engine.borrow().settings.clone();
+    // Without WebCodecs, MediaRecorder is the way (or when `?recorder=1` asks for it).
+    let use_recorder = settings.recorder || !super::has_webcodecs();
+    if use_recorder && !super::recorder::supported() {
         return Err(StudioError::Unsupported(
-            "WebCodecs (VideoEncoder / AudioEncoder) is missing".into(),
+            "neither WebCodecs (VideoEncoder) nor MediaRecorder with H.264 WebM is available"
+                .into(),
         ));
     }
-    let settings = engine.borrow().settings.clone();
     let stream = capture(settings.source, &settings).await?;
     {
         let mut e = engine.borrow_mut();
@@ -54,7 +57,13 @@ async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
             return Ok(());
         }
         e.stream = Some(stream.clone());
+        e.stats.recorder = use_recorder;
         e.emit(StudioEvent::Preview(stream.clone()));
+    }
+    if use_recorder {
+        super::recorder::start(engine, &stream)?;
+        super::uplink::connect(engine);
+        return Ok(());
     }
     let video = stream
         .get_video_tracks()

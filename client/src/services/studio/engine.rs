@@ -28,6 +28,8 @@ pub struct Engine {
     pub stream: Option<web_sys::MediaStream>,
     pub venc: Option<VideoEncoder>,
     pub aenc: Option<AudioEncoder>,
+    /// The MediaRecorder of the fallback path.
+    pub recorder: Option<js::MediaRecorder>,
     pub audio_kind: Option<AudioKind>,
     /// `(sample rate, channels)` the audio encoder was configured with.
     pub audio_format: Option<(u32, u32)>,
@@ -66,6 +68,7 @@ impl Engine {
             stream: None,
             venc: None,
             aenc: None,
+            recorder: None,
             audio_kind: None,
             audio_format: None,
             vclock: TrackClock::default(),
@@ -105,11 +108,19 @@ impl Engine {
         (js::perf_now() - self.t0) * 1000.0
     }
 
+    /// Whether this frame gets an `onFI` stamp: every keyframe, and every 500 ms.
+    pub fn stamp_due(&mut self, keyframe: bool, now: f64) -> bool {
+        let due = keyframe || now - self.last_stamp_ms >= STAMP_EVERY_MS;
+        if due {
+            self.last_stamp_ms = now;
+        }
+        due
+    }
+
     /// Notes that a frame reached us from the capture track: stamp it if one is due.
     pub fn want_stamp(&mut self, sample_us: f64, keyframe: bool, wallclock: f64, now: f64) {
-        if keyframe || now - self.last_stamp_ms >= STAMP_EVERY_MS {
+        if self.stamp_due(keyframe, now) {
             self.stamps.add(sample_us, wallclock);
-            self.last_stamp_ms = now;
         }
     }
 
@@ -146,36 +157,20 @@ impl Engine {
         }
     }
 
-    /// One encoded video frame (and, with a new config, its decoder description).
+    /// One encoded video frame from WebCodecs (and, with a new config, its description).
     pub fn on_video_chunk(&mut self, chunk: &EncodedVideoChunk, description: Option<Vec<u8>>) {
         if self.stopped {
             return;
         }
         let sample_us = chunk.timestamp();
-        let keyframe = chunk.kind() == "key";
         let Some(ms) = self.vclock.ms(sample_us) else {
             return;
         };
-        if let Some(avcc) = description
-            && self.avcc.as_ref() != Some(&avcc)
-        {
-            let first = self.avcc.is_none();
-            self.avcc = Some(avcc.clone());
-            if self.uplink.open {
-                self.send_tag(flv::avc_config(avcc, ms));
-                // Audio held back until now (see `on_audio_chunk`) starts with its config.
-                if let (true, Some(kind), Some(config)) =
-                    (first, self.audio_kind, self.audio_config.clone())
-                {
-                    self.send_tag(flv::audio_config(kind, config, ms));
-                }
-            }
-        }
         let stamp = self.stamps.take(sample_us);
-        if !self.uplink.open || (self.awaiting_key && !keyframe) {
+        let keyframe = chunk.kind() == "key";
+        if !self.video_wanted(description, keyframe, ms) {
             return;
         }
-        self.awaiting_key = false;
         let mut data = vec![0; chunk.byte_length() as usize];
         if let Err(e) = chunk.copy_to(&mut data) {
             crate::services::warn(&format!(
@@ -184,6 +179,33 @@ impl Engine {
             ));
             return;
         }
+        self.video_out(data, keyframe, ms, stamp);
+    }
+
+    /// Takes a new decoder config and says whether a frame should be sent: not while
+    /// offline, and after a (re)connect or a drop not before a keyframe.
+    pub fn video_wanted(&mut self, config: Option<Vec<u8>>, keyframe: bool, ms: u32) -> bool {
+        if let Some(avcc) = config
+            && self.avcc.as_ref() != Some(&avcc)
+        {
+            let first = self.avcc.is_none();
+            self.avcc = Some(avcc.clone());
+            if self.uplink.open {
+                self.send_tag(flv::avc_config(avcc, ms));
+                // Audio held back until now (see `audio_out`) starts with its config.
+                if let (true, Some(kind), Some(config)) =
+                    (first, self.audio_kind, self.audio_config.clone())
+                {
+                    self.send_tag(flv::audio_config(kind, config, ms));
+                }
+            }
+        }
+        self.uplink.open && !(self.awaiting_key && !keyframe)
+    }
+
+    /// Sends one video frame (AVCC), after its `onFI` stamp if it has one.
+    pub fn video_out(&mut self, data: Vec<u8>, keyframe: bool, ms: u32, stamp: Option<f64>) {
+        self.awaiting_key = false;
         if let Some(wallclock) = stamp {
             self.send_tag(flv::stamp(wallclock, ms));
         }
@@ -191,7 +213,7 @@ impl Engine {
         self.stats.frames_encoded += 1;
     }
 
-    /// One encoded audio packet (and, with a new config, its description).
+    /// One encoded audio packet from WebCodecs (and, with a new config, its description).
     pub fn on_audio_chunk(&mut self, chunk: &EncodedAudioChunk, description: Option<Vec<u8>>) {
         let (Some(kind), Some((rate, channels))) = (self.audio_kind, self.audio_format) else {
             return;
@@ -212,6 +234,14 @@ impl Engine {
                 None => return,
             },
         };
+        let mut data = vec![0; chunk.byte_length() as usize];
+        if chunk.copy_to(&mut data).is_ok() {
+            self.audio_out(kind, config, data, ms);
+        }
+    }
+
+    /// Sends one audio packet, preceded by its config when that is new.
+    pub fn audio_out(&mut self, kind: AudioKind, config: Vec<u8>, data: Vec<u8>, ms: u32) {
         // Audio waits for the video config: a packager that saw audio first would start an
         // audio-only rendition (the HLS one does, then cuts a discontinuity for the video).
         let ready = self.uplink.open && self.avcc.is_some();
@@ -221,11 +251,7 @@ impl Engine {
                 self.send_tag(flv::audio_config(kind, config, ms));
             }
         }
-        if !ready {
-            return;
-        }
-        let mut data = vec![0; chunk.byte_length() as usize];
-        if chunk.copy_to(&mut data).is_ok() {
+        if ready {
             self.send_tag(flv::audio_frame(kind, data, ms));
         }
     }
@@ -252,6 +278,12 @@ impl Engine {
         }
         if let Some(aenc) = self.aenc.take() {
             let _ = aenc.close();
+        }
+        if let Some(recorder) = self.recorder.take() {
+            recorder.set_ondataavailable(None);
+            if recorder.state() != "inactive" {
+                let _ = recorder.stop();
+            }
         }
         self.uplink.close();
         super::publish::window_state(LinkState::Stopped.name());

@@ -90,6 +90,22 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = copyTo)]
     pub fn copy_to(this: &EncodedAudioChunk, dest: &mut [u8]) -> Result<(), JsValue>;
 
+    pub type MediaRecorder;
+    #[wasm_bindgen(constructor, catch)]
+    pub fn new(stream: &web_sys::MediaStream, options: &Object) -> Result<MediaRecorder, JsValue>;
+    #[wasm_bindgen(static_method_of = MediaRecorder, js_name = isTypeSupported)]
+    pub fn is_type_supported(mime: &str) -> bool;
+    #[wasm_bindgen(method, catch)]
+    pub fn start(this: &MediaRecorder, timeslice_ms: u32) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    pub fn stop(this: &MediaRecorder) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, getter)]
+    pub fn state(this: &MediaRecorder) -> String;
+    #[wasm_bindgen(method, setter)]
+    pub fn set_ondataavailable(this: &MediaRecorder, handler: Option<&js_sys::Function>);
+    #[wasm_bindgen(method, setter)]
+    pub fn set_onerror(this: &MediaRecorder, handler: Option<&js_sys::Function>);
+
     /// `performance.timeOrigin` (not in web-sys's stable `Performance`).
     #[wasm_bindgen(js_namespace = performance, js_name = timeOrigin, thread_local_v2)]
     pub static TIME_ORIGIN: f64;

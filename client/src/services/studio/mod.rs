@@ -9,6 +9,7 @@
 //! - [`control`]: back-pressure and keyframe decisions (pure, tested natively).
 //! - `engine`: the running broadcast (encoders, socket, counters) behind one `Rc<RefCell>`.
 //! - `capture`: getting the tracks and the loops that read frames from them.
+//! - `recorder`: the MediaRecorder (WebM, demuxed by `onair_shared::webm`) fallback.
 //! - `uplink`: the WebSocket, its refusals, and reconnecting within the server's grace.
 //! - `publish`: `window.onairStudio`, the numbers for tests and the console.
 //! - [`room`]: the saved room (localStorage), push URL, share link, viewer count.
@@ -22,6 +23,7 @@ mod engine;
 pub mod flv;
 pub mod js;
 mod publish;
+mod recorder;
 pub mod room;
 mod uplink;
 
