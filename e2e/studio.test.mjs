@@ -273,3 +273,29 @@ test('a stream name already live is refused with a clear message', async () => {
   await page.close();
   await first.page.close();
 });
+
+test('errors are said in the page with a way forward: camera denied, no encoder', async () => {
+  for (const [init, text, hint] of [
+    [() => {
+      navigator.mediaDevices.getUserMedia = () =>
+        Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    }, 'Access to the camera and microphone was denied.', /Allow access/],
+    [() => { delete window.VideoEncoder; delete window.MediaRecorder; },
+      'This browser cannot encode the stream', /recent Chrome/],
+  ]) {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.addInitScript(init);
+    await page.goto(`${BASE}/push.html?room=errors&key=k`);
+    await page.getByRole('button', { name: 'Go live', exact: true }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText(text).waitFor({ timeout: 10000 });
+    assert.match(await alert.textContent(), hint);
+    // Nothing is left running, and Go live can be pressed again.
+    assert.ok(await page.getByRole('button', { name: 'Go live', exact: true }).isEnabled());
+    assert.equal(await stream('errors'), undefined);
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+});

@@ -297,7 +297,8 @@ pub fn studio() -> Html {
                     }
                 </div>
                 { status }
-                if let Some(room) = &*saved {
+                // A stream name from the query may not be a room at all: no chat for it.
+                if let (Some(room), false) = (&*saved, from_query) {
                     <Chat key={room.id.clone()} room={AttrValue::from(room.id.clone())} likes={Some(0)} />
                 }
             </div>
