@@ -476,11 +476,12 @@ fn on_audio_data(engine: &Rc<RefCell<Engine>>, data: &AudioData) -> bool {
         e.audio_format = Some((rate, channels));
     }
     let queued = e.uplink.queued();
-    if e.control.audio_ok(e.uplink.open, queued) && aenc.encode_queue_size() <= MAX_AUDIO_QUEUE {
-        if let Err(err) = aenc.encode(data) {
-            e.fail(StudioError::Encoder(js::error_text(&err)));
-            return false;
-        }
+    if e.control.audio_ok(e.uplink.open, queued)
+        && aenc.encode_queue_size() <= MAX_AUDIO_QUEUE
+        && let Err(err) = aenc.encode(data)
+    {
+        e.fail(StudioError::Encoder(js::error_text(&err)));
+        return false;
     }
     true
 }

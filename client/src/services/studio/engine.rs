@@ -200,7 +200,7 @@ impl Engine {
                 }
             }
         }
-        self.uplink.open && !(self.awaiting_key && !keyframe)
+        self.uplink.open && (keyframe || !self.awaiting_key)
     }
 
     /// Sends one video frame (AVCC), after its `onFI` stamp if it has one.

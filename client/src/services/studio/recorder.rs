@@ -199,7 +199,7 @@ fn on_event(
                 }
                 let stamp = e
                     .stamp_due(keyframe, now)
-                    .then(|| wall0 + timestamp_ms as f64);
+                    .then_some(wall0 + timestamp_ms as f64);
                 e.video_out(sample.data.to_vec(), keyframe, ms, stamp);
             } else if let Some((number, head)) = &tracks.audio
                 && *number == track
