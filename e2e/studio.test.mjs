@@ -260,6 +260,25 @@ test('forced MediaRecorder fallback (?recorder=1): WebM demuxed in wasm, same FL
   await page.close();
 });
 
+test('without MediaStreamTrackProcessor: canvas frames + recorded Opus audio push likewise', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  // As in Firefox and Safari, which have WebCodecs but no track processor.
+  await page.addInitScript(() => { delete window.MediaStreamTrackProcessor; });
+  const room = `canvas${Date.now()}`;
+  await page.goto(`${BASE}/push.html?room=${room}&key=k`);
+  await page.getByRole('button', { name: 'Go live', exact: true }).click();
+  await page.waitForFunction(() => window.onairStudio?.framesEncoded > 10, null, { timeout: 20000 });
+  await sleep(1000);
+  const info = await stream(room);
+  assert.equal(info?.video?.codec, 'h264');
+  assert.equal(info.audio?.codec, 'opus');
+  assertDecodes(await probeVideo(room), 'canvas');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a stream name already live is refused with a clear message', async () => {
   const name = `taken${Date.now()}`;
   const first = await goLive(`?room=${name}&key=k1&preset=360p30`);

@@ -61,7 +61,7 @@ async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
         e.emit(StudioEvent::Preview(stream.clone()));
     }
     if use_recorder {
-        super::recorder::start(engine, &stream)?;
+        super::recorder::start(engine, &stream, super::recorder::MIME)?;
         super::uplink::connect(engine);
         return Ok(());
     }
@@ -78,13 +78,27 @@ async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
     let Some(video) = video else {
         return Err(StudioError::NoDevice("video track"));
     };
-    let audio_kind = match &audio {
-        Some(track) => Some(choose_audio(track).await),
-        None => None,
-    };
     let size = track_size(&video).unwrap_or((settings.width, settings.height));
     setup_video_encoder(engine, size)?;
-    if let Some(kind) = audio_kind {
+    if !js::has_global("MediaStreamTrackProcessor") {
+        // No track processor (Firefox, Safari): frames are drawn from a <video> into a
+        // canvas, and the audio is recorded as Opus WebM and demuxed.
+        super::canvas::start(engine, &stream, size)?;
+        if let Some(audio) = audio {
+            if super::recorder::audio_supported() {
+                let only_audio =
+                    MediaStream::new().map_err(|e| StudioError::Unsupported(js::error_text(&e)))?;
+                only_audio.add_track(&audio);
+                super::recorder::start(engine, &only_audio, super::recorder::AUDIO_MIME)?;
+            } else {
+                crate::services::warn("studio: no way to read the microphone here; video only");
+            }
+        }
+        super::uplink::connect(engine);
+        return Ok(());
+    }
+    if let Some(track) = &audio {
+        let kind = choose_audio(track).await;
         setup_audio_encoder(engine, kind)?;
     }
     super::uplink::connect(engine);
@@ -376,7 +390,7 @@ fn read_video(engine: Rc<RefCell<Engine>>, track: &MediaStreamTrack) -> Result<(
 }
 
 /// One captured frame: drop it or encode it. Returns false once the broadcast stopped.
-fn on_video_frame(engine: &Rc<RefCell<Engine>>, frame: &VideoFrame) -> bool {
+pub fn on_video_frame(engine: &Rc<RefCell<Engine>>, frame: &VideoFrame) -> bool {
     let wallclock = js::wallclock_ms();
     let now = js::perf_now();
     let mut e = engine.borrow_mut();

@@ -30,6 +30,8 @@ pub struct Engine {
     pub aenc: Option<AudioEncoder>,
     /// The MediaRecorder of the fallback path.
     pub recorder: Option<js::MediaRecorder>,
+    /// The canvas frame pump, where there is no track processor; dropping it stops it.
+    pub canvas: Option<super::canvas::CanvasPump>,
     pub audio_kind: Option<AudioKind>,
     /// `(sample rate, channels)` the audio encoder was configured with.
     pub audio_format: Option<(u32, u32)>,
@@ -69,6 +71,7 @@ impl Engine {
             venc: None,
             aenc: None,
             recorder: None,
+            canvas: None,
             audio_kind: None,
             audio_format: None,
             vclock: TrackClock::default(),
@@ -278,6 +281,10 @@ impl Engine {
         }
         if let Some(aenc) = self.aenc.take() {
             let _ = aenc.close();
+        }
+        if let Some(pump) = self.canvas.take() {
+            // Shutdown may run inside the pump's own timer callback: drop it afterwards.
+            wasm_bindgen_futures::spawn_local(async move { drop(pump) });
         }
         if let Some(recorder) = self.recorder.take() {
             recorder.set_ondataavailable(None);

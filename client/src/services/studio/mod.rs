@@ -9,6 +9,7 @@
 //! - [`control`]: back-pressure and keyframe decisions (pure, tested natively).
 //! - `engine`: the running broadcast (encoders, socket, counters) behind one `Rc<RefCell>`.
 //! - `capture`: getting the tracks and the loops that read frames from them.
+//! - `canvas`: frames drawn from a `<video>` where there is no `MediaStreamTrackProcessor`.
 //! - `recorder`: the MediaRecorder (WebM, demuxed by `onair_shared::webm`) fallback.
 //! - `uplink`: the WebSocket, its refusals, and reconnecting within the server's grace.
 //! - `publish`: `window.onairStudio`, the numbers for tests and the console.
@@ -17,6 +18,7 @@
 //! [`Studio`] is owned by the `use_studio` hook; dropping it stops the tracks, closes the
 //! encoders and the socket.
 
+mod canvas;
 mod capture;
 pub mod control;
 mod engine;

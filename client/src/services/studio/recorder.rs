@@ -35,16 +35,30 @@ pub fn supported() -> bool {
     js::has_global("MediaRecorder") && MediaRecorder::is_type_supported(MIME)
 }
 
-/// Starts recording `stream` and pushing what comes out.
-pub fn start(engine: &Rc<RefCell<Engine>>, stream: &MediaStream) -> Result<(), StudioError> {
-    if !supported() {
+/// Audio only, for browsers whose WebCodecs path has no `MediaStreamTrackProcessor` to read
+/// audio with (the video then comes through a canvas, see `canvas`).
+pub const AUDIO_MIME: &str = "audio/webm;codecs=opus";
+
+/// Whether this browser can record the audio-only WebM.
+pub fn audio_supported() -> bool {
+    js::has_global("MediaRecorder") && MediaRecorder::is_type_supported(AUDIO_MIME)
+}
+
+/// Starts recording `stream` as `mime` ([`MIME`] or [`AUDIO_MIME`]) and pushing what comes
+/// out.
+pub fn start(
+    engine: &Rc<RefCell<Engine>>,
+    stream: &MediaStream,
+    mime: &str,
+) -> Result<(), StudioError> {
+    if !js::has_global("MediaRecorder") || !MediaRecorder::is_type_supported(mime) {
         return Err(StudioError::Unsupported(format!(
-            "neither WebCodecs nor MediaRecorder with {MIME}"
+            "MediaRecorder cannot record {mime} here"
         )));
     }
     let bitrate = engine.borrow().settings.bitrate;
     let options = obj(&[
-        ("mimeType", MIME.into()),
+        ("mimeType", mime.into()),
         ("videoBitsPerSecond", bitrate.into()),
         ("audioBitsPerSecond", 96_000.into()),
         ("videoKeyFrameIntervalDuration", 2_000.into()),
@@ -81,7 +95,9 @@ pub fn start(engine: &Rc<RefCell<Engine>>, stream: &MediaStream) -> Result<(), S
         e.recorder = Some(recorder);
         e.callbacks.push(on_data);
         e.callbacks.push(on_error);
-        e.stats.video_codec = "H.264 (MediaRecorder)".into();
+        if mime == MIME {
+            e.stats.video_codec = "H.264 (MediaRecorder)".into();
+        }
     }
     wasm_bindgen_futures::spawn_local(read(engine.clone(), rx));
     Ok(())
