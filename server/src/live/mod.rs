@@ -5,6 +5,9 @@
 //! | `GET` | HTTP-FLV play (chunked) |
 //! | `GET` + WebSocket upgrade | WS-FLV play, or WS-FLV push when `?key=` is given |
 //! | `POST ?key=` | HTTP-FLV push (`ffmpeg -f flv http://…`) |
+//!
+//! A WS-FLV publisher is sent text messages `{"acked": N}` (bytes read so far) so a browser
+//! studio can see a slow uplink; `hooks` has the test-only `throttle_kbps` / `drop_after_secs`.
 
 mod hooks;
 mod play;
