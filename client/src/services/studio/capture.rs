@@ -1,8 +1,10 @@
 //! Getting the tracks (camera + mic, or screen + optional mic), setting up the WebCodecs
 //! encoders, and the loops that read frames from the tracks and feed them to the encoders.
 //!
-//! Frames are read with `MediaStreamTrackProcessor`; the back-pressure verdict
-//! ([`super::control`]) is taken per frame *before* encoding, so a slow link costs no CPU.
+//! Frames are read with `MediaStreamTrackProcessor` (where it is missing, `canvas` draws
+//! them and the audio goes through `recorder`; without WebCodecs, or with `?recorder=1`,
+//! everything does). The back-pressure verdict ([`super::control`]) is taken per frame
+//! *before* encoding, so a slow link costs no encoder time.
 
 use std::cell::RefCell;
 use std::rc::Rc;
