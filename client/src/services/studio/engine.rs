@@ -287,7 +287,9 @@ impl Engine {
             wasm_bindgen_futures::spawn_local(async move { drop(pump) });
         }
         if let Some(recorder) = self.recorder.take() {
+            // Its callbacks are about to be dropped: it must not call them any more.
             recorder.set_ondataavailable(None);
+            recorder.set_onerror(None);
             if recorder.state() != "inactive" {
                 let _ = recorder.stop();
             }
