@@ -4,7 +4,8 @@ import { chromium } from 'playwright-core';
 
 export const BASE = process.env.ONAIR_URL ?? 'http://127.0.0.1:8080';
 
-export async function launch() {
+/** `extraArgs` are appended to the Chromium flags (a later flag of the same name wins). */
+export async function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
@@ -12,6 +13,7 @@ export async function launch() {
       '--no-first-run', '--disable-component-update', '--disable-sync',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
       '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
     ],
   });
 }

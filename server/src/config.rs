@@ -66,6 +66,10 @@ pub struct Config {
     pub hls: HlsConfig,
     /// Recording (the `[record]` table).
     pub record: RecordConfig,
+    /// FOR TESTS ONLY (`ONAIR_TEST_HOOKS=1`): a WS-FLV push URL with `&throttle_kbps=N`
+    /// (optionally `&throttle_secs=S`) is read at no more than N kbit/s, to simulate a slow
+    /// uplink. Off by default; the parameters are ignored when off.
+    pub test_hooks: bool,
 }
 
 /// Which recordings every stream gets, under `DATA/recordings/ROOM/`.
@@ -140,6 +144,7 @@ impl Default for Config {
             max_viewer_lag: Duration::from_secs(5),
             hls: HlsConfig::default(),
             record: RecordConfig::default(),
+            test_hooks: false,
         }
     }
 }
@@ -206,6 +211,9 @@ impl Config {
             config.open_publish = matches!(v.as_str(), "1" | "true" | "yes");
         }
         config.open_publish |= cli.open_publish;
+        if let Some(v) = env("ONAIR_TEST_HOOKS") {
+            config.test_hooks = matches!(v.as_str(), "1" | "true" | "yes");
+        }
         if let Some(v) = env("ONAIR_WEB_ROOT") {
             config.web_root = Some(PathBuf::from(v));
         }
@@ -291,6 +299,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.republish_grace, Duration::from_millis(2500));
         assert!(c.open_publish);
+        assert!(!c.test_hooks);
+        let env = |n: &str| (n == "ONAIR_TEST_HOOKS").then(|| "1".to_string());
+        assert!(
+            Config::resolve(&Cli::default(), None, env)
+                .unwrap()
+                .test_hooks
+        );
     }
 
     #[test]

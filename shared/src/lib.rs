@@ -11,6 +11,8 @@
 //! - [`mp4`]: progressive MP4 writer (`moov` before `mdat`) for recordings.
 //! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
 //! - [`remux`]: FLV → fMP4 for MSE (the browser player), with the `onFI` capture clock.
+//! - [`webm`]: WebM/Matroska demuxer for the studio's MediaRecorder fallback, and the
+//!   conversion of its H.264 (Annex B from Chromium) and Opus tracks for the FLV muxer.
 //! - [`chat`]: room chat messages (JSON, `{"type": …}` tagged) and their limits.
 //!
 //! Nothing here does I/O, reads a clock or draws random numbers: bytes go in, events and
@@ -30,3 +32,4 @@ pub mod mp4;
 pub mod remux;
 pub mod rtmp;
 pub mod ts;
+pub mod webm;

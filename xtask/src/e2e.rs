@@ -80,6 +80,9 @@ impl Server {
                 // Browser tests push their own streams (ffmpeg, the studio) without room keys.
                 "--open-publish",
             ])
+            // Test hooks (a throttled WS-FLV push for the studio's slow-uplink test); never
+            // on outside tests.
+            .env("ONAIR_TEST_HOOKS", "1")
             .current_dir(&dir.0)
             .spawn()
             .map_err(|e| Fail::new(format!("cannot start {}: {e}", bin.display())))?;

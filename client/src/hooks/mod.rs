@@ -3,3 +3,4 @@
 pub mod use_chat;
 pub mod use_player;
 pub mod use_rooms;
+pub mod use_studio;

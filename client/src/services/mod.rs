@@ -6,6 +6,7 @@ pub mod api;
 pub mod chat;
 pub mod dom;
 pub mod player;
+pub mod studio;
 
 /// A repeating timer; dropping it cancels it.
 pub use gloo_timers::callback::Interval;

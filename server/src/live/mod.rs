@@ -5,7 +5,11 @@
 //! | `GET` | HTTP-FLV play (chunked) |
 //! | `GET` + WebSocket upgrade | WS-FLV play, or WS-FLV push when `?key=` is given |
 //! | `POST ?key=` | HTTP-FLV push (`ffmpeg -f flv http://…`) |
+//!
+//! A WS-FLV publisher is sent text messages `{"acked": N}` (bytes read so far) so a browser
+//! studio can see a slow uplink; `hooks` has the test-only `throttle_kbps` / `drop_after_secs`.
 
+mod hooks;
 mod play;
 mod push;
 
@@ -32,6 +36,12 @@ pub fn routes() -> Router<Arc<AppState>> {
 #[derive(serde::Deserialize)]
 struct LiveQuery {
     key: Option<String>,
+    /// Test hook (see [`crate::config::Config::test_hooks`]): read a WS-FLV push slowly.
+    throttle_kbps: Option<u32>,
+    /// Test hook: stop throttling after this many seconds.
+    throttle_secs: Option<f64>,
+    /// Test hook: drop the push connection (no close frame) after this many seconds.
+    drop_after_secs: Option<f64>,
 }
 
 async fn live(
@@ -57,8 +67,15 @@ async fn live(
             let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
                 .await
                 .map_err(|e| ApiError::BadRequest(format!("bad WebSocket upgrade: {e}")))?;
+            // Ignored unless the server was started with its test hooks on.
+            let hooks = push::TestHooks::from_query(
+                state.config.test_hooks,
+                query.throttle_kbps,
+                query.throttle_secs,
+                query.drop_after_secs,
+            );
             match query.key {
-                Some(key) => push::ws(state, room, key, ws).await,
+                Some(key) => push::ws(state, room, key, hooks, ws).await,
                 None => play::ws(state, room, ws),
             }
         }

@@ -18,6 +18,8 @@ use crate::http::ApiError;
 use crate::hub::{HubError, Protocol, Publisher};
 use crate::media::PacketKind;
 
+pub use super::hooks::TestHooks;
+
 /// Why an FLV publisher was stopped; each becomes a log line and a status or close code.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -35,6 +37,8 @@ pub enum IngestError {
     Truncated(usize),
     #[error("text messages are not FLV; send binary WebSocket messages")]
     TextMessage,
+    #[error("test hook: connection dropped")]
+    TestDrop,
 }
 
 impl IngestError {
@@ -158,23 +162,69 @@ pub async fn http(
     }
 }
 
+/// How often a WS-FLV publisher is told how many bytes the server has read.
+const ACK_EVERY_BYTES: u64 = 32 * 1024;
+const ACK_EVERY: Duration = Duration::from_millis(250);
+
+/// Acknowledgements for a WS-FLV publisher, like RTMP's window acknowledgements: a text
+/// message `{"acked": N}` with the bytes read so far. A browser's `bufferedAmount` stays at 0
+/// while the OS socket buffers (megabytes) fill, so `sent − acked` is the studio's real
+/// measure of a slow uplink. Publishers that do not care ignore text messages.
+#[derive(Default)]
+struct Acks {
+    total: u64,
+    acked: u64,
+    last: Option<tokio::time::Instant>,
+}
+
+impl Acks {
+    /// Counts `n` bytes read; returns the message to send when an ack is due.
+    fn received(&mut self, n: usize) -> Option<String> {
+        self.total += n as u64;
+        let now = tokio::time::Instant::now();
+        let due = self.total - self.acked >= ACK_EVERY_BYTES
+            || self.last.is_none_or(|t| now.duration_since(t) >= ACK_EVERY);
+        if !due {
+            return None;
+        }
+        self.acked = self.total;
+        self.last = Some(now);
+        Some(format!("{{\"acked\":{}}}", self.total))
+    }
+}
+
 pub async fn ws(
     state: Arc<AppState>,
     room: String,
     key: String,
+    hooks: TestHooks,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     // Upgrade first, then refuse with a close code: a browser can read a close reason but
     // not the status of a failed handshake.
     let max_message = state.config.max_tag_bytes + 64 * 1024;
-    Ok(ws
-        .max_message_size(max_message)
-        .on_upgrade(move |socket| ws_session(state, room, key, socket)))
+    let mut ws = ws.max_message_size(max_message);
+    if hooks.throttle.is_some() {
+        // Keep the server's own read-ahead small, so the backlog stays in the publisher.
+        ws = ws.read_buffer_size(4096);
+    }
+    Ok(ws.on_upgrade(move |socket| ws_session(state, room, key, hooks, socket)))
 }
 
-async fn ws_session(state: Arc<AppState>, room: String, key: String, mut socket: WebSocket) {
+async fn ws_session(
+    state: Arc<AppState>,
+    room: String,
+    key: String,
+    hooks: TestHooks,
+    mut socket: WebSocket,
+) {
     let _conn = state.metrics.connection();
-    let result = ws_ingest(&state, &room, &key, &mut socket).await;
+    let result = ws_ingest(&state, &room, &key, hooks, &mut socket).await;
+    if let Err(IngestError::TestDrop) = result {
+        // Like a lost network: no close frame, the connection just ends.
+        tracing::info!(%room, "WS-FLV publisher dropped by the test hook");
+        return;
+    }
     let (code, reason) = match &result {
         Ok(()) => (1000, "stream ended".to_string()),
         Err(e) => {
@@ -200,18 +250,28 @@ async fn ws_ingest(
     state: &AppState,
     room: &str,
     key: &str,
+    hooks: TestHooks,
     socket: &mut WebSocket,
 ) -> Result<(), IngestError> {
     let mut ingest = FlvIngest::start(state, room, Some(key), Protocol::WsFlv)?;
     tracing::info!(%room, session = ingest.publisher.session(), "WS-FLV publisher connected");
     let idle = state.config.publisher_idle_timeout;
+    let mut acks = Acks::default();
     loop {
-        match tokio::time::timeout(idle, socket.recv()).await {
+        match tokio::time::timeout(hooks.wait(idle), socket.recv()).await {
+            Err(_) if hooks.drop_due() => return Err(IngestError::TestDrop),
             Err(_) => return Err(IngestError::Idle(idle)),
             Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
                 return ingest.finish();
             }
-            Ok(Some(Ok(Message::Binary(bytes)))) => ingest.feed(&bytes)?,
+            Ok(Some(Ok(Message::Binary(bytes)))) => {
+                ingest.feed(&bytes)?;
+                hooks.pace(bytes.len()).await;
+                if let Some(ack) = acks.received(bytes.len()) {
+                    // A publisher that cannot take our acks is still a publisher.
+                    let _ = socket.send(Message::Text(ack.into())).await;
+                }
+            }
             Ok(Some(Ok(Message::Text(_)))) => return Err(IngestError::TextMessage),
             Ok(Some(Ok(_))) => {}
         }
