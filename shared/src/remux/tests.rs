@@ -329,3 +329,36 @@ fn garbage_is_an_error_and_bad_frames_are_skipped() {
     let mut r = Remuxer::new(1 << 20);
     assert!(r.push(&stream(&[hevc])).is_err());
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Arbitrary tag bodies (mutated from the golden file) never panic the remuxer, and
+        /// every fragment it emits starts with a `moof`.
+        #[test]
+        fn mutated_streams_never_panic(flips in proptest::collection::vec((0usize..AV.len(), any::<u8>()), 1..40), split in 1usize..5000) {
+            let mut input = AV.to_vec();
+            for (at, byte) in flips {
+                // Keep the file header intact so the mutations reach the tag bodies.
+                if at >= 13 {
+                    input[at] = byte;
+                }
+            }
+            let mut r = Remuxer::new(1 << 20);
+            for chunk in input.chunks(split) {
+                if r.push(chunk).is_err() {
+                    break;
+                }
+                while let Some(e) = r.next_event() {
+                    if let RemuxEvent::Media(m) = e {
+                        prop_assert_eq!(&m.data[4..8], b"moof");
+                    }
+                }
+            }
+        }
+    }
+}
