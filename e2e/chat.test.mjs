@@ -24,7 +24,7 @@ async function watch() {
   const dialogs = [];
   opened.page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   await opened.page.getByRole('heading', { name: `Room ${room.id}` }).waitFor({ timeout: 15000 });
-  await opened.page.getByText('The player is coming soon').waitFor();
+  await opened.page.getByRole('region', { name: 'Video' }).waitFor();
   const send = opened.page.getByRole('button', { name: 'Send', exact: true });
   await send.waitFor();
   await opened.page.waitForFunction(

@@ -10,6 +10,7 @@
 //! - [`fmp4`]: fragmented MP4 (CMAF) writer: init segments and moof/mdat fragments.
 //! - [`mp4`]: progressive MP4 writer (`moov` before `mdat`) for recordings.
 //! - [`ts`]: MPEG-TS muxer for H.264 + AAC HLS.
+//! - [`remux`]: FLV → fMP4 for MSE (the browser player), with the `onFI` capture clock.
 //! - [`webm`]: WebM/Matroska demuxer for the studio's MediaRecorder fallback, and the
 //!   conversion of its H.264 (Annex B from Chromium) and Opus tracks for the FLV muxer.
 //! - [`chat`]: room chat messages (JSON, `{"type": …}` tagged) and their limits.
@@ -28,6 +29,7 @@ pub mod codec;
 pub mod flv;
 pub mod fmp4;
 pub mod mp4;
+pub mod remux;
 pub mod rtmp;
 pub mod ts;
 pub mod webm;

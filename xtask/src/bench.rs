@@ -125,7 +125,12 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
     match args.first().map(String::as_str) {
         Some("fanout") => fanout(&parse(&args[1..])?),
         Some("chat") => chat(&parse_chat(&args[1..])?),
-        _ => Err(Fail::new(USAGE)),
+        Some("remux") => crate::bench_player::remux(&args[1..]),
+        Some("g2g") => crate::bench_player::g2g(&args[1..]),
+        _ => Err(Fail::new(format!(
+            "{USAGE}\n\n{}",
+            crate::bench_player::USAGE
+        ))),
     }
 }
 

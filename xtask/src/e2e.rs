@@ -15,6 +15,27 @@ pub fn run_e2e() -> Result<(), Fail> {
 }
 
 pub fn run_e2e_with(_dist: &Path) -> Result<(), Fail> {
+    prepare()?;
+    let server = Server::start()?;
+    step(&format!("browser tests against {}", server.url));
+    let result = run_in(
+        &root().join("e2e"),
+        "node",
+        &["--test", "--test-concurrency=1", "--test-reporter=spec"],
+        &[
+            ("ONAIR_URL", server.url.as_str()),
+            ("ONAIR_RTMP", server.rtmp.as_str()),
+            ("CHROMIUM", tools::chromium_path().as_str()),
+        ],
+        "see the failing browser test above",
+    );
+    let stopped = server.stop();
+    result?;
+    stopped
+}
+
+/// The browser-test driver from npm and the release server with the client embedded.
+pub fn prepare() -> Result<(), Fail> {
     tools::ensure_node()?;
     let e2e = root().join("e2e");
     step("installing the browser-test driver (playwright-core from npm; no browser download)");
@@ -31,22 +52,7 @@ pub fn run_e2e_with(_dist: &Path) -> Result<(), Fail> {
         &["build", "--release", "-p", "onair-server"],
         "check the compiler output above",
     )?;
-    let server = Server::start()?;
-    step(&format!("browser tests against {}", server.url));
-    let result = run_in(
-        &e2e,
-        "node",
-        &["--test", "--test-concurrency=1", "--test-reporter=spec"],
-        &[
-            ("ONAIR_URL", server.url.as_str()),
-            ("ONAIR_RTMP", server.rtmp.as_str()),
-            ("CHROMIUM", tools::chromium_path().as_str()),
-        ],
-        "see the failing browser test above",
-    );
-    let stopped = server.stop();
-    result?;
-    stopped
+    Ok(())
 }
 
 /// A release `onair` started from an empty directory, so the page it serves can only come

@@ -9,6 +9,7 @@
 //! std only, so `cargo xtask` itself compiles in seconds on a fresh machine.
 
 mod bench;
+mod bench_player;
 mod e2e;
 mod tools;
 
@@ -29,6 +30,8 @@ usage: cargo xtask <command>
   bench fanout [OPTS]   fan-out benchmark: N viewers of a 2 Mbit/s stream, onair vs nginx-rtmp
                         (`cargo xtask bench fanout --help`; bench/README.md)
   bench chat [OPTS]     chat benchmark: M members of one room, R comments/s and L likes/s
+  bench remux [OPTS]    the player's FLV → fMP4 remux in wasm under Node, × real time
+  bench g2g [OPTS]      glass-to-glass latency studio → server → player, p50/p95 per minute
 
 environment: ONAIR_SKIP_E2E=1 lets `test` pass where browser tests cannot run (says so loudly)";
 

@@ -1,10 +1,11 @@
-//! `/watch/:room` (and `/play.html?room=…`): the player page. The video area is a placeholder
-//! until the MSE player lands; the chat overlays it already.
+//! `/watch/:room` (and `/play.html?room=…`): the player page: the live video with the chat
+//! beside it. A stream pushed by name without a room (`--open-publish`, RTMP) still plays.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::chat::Chat;
+use crate::components::player::LivePlayer;
 use crate::services::{self, api::Room};
 
 #[derive(Properties, PartialEq)]
@@ -45,7 +46,15 @@ pub fn watch(props: &WatchProps) -> Html {
     let body = match &*lookup {
         Lookup::Loading => html! { <p class="notice" role="status">{"Looking up the room…"}</p> },
         Lookup::Missing => html! {
-            <p class="notice" role="alert">{"There is no open room with this name. It may have been closed."}</p>
+            <>
+                <p class="notice" role="alert">
+                    {"There is no open room with this name. It may have been closed; \
+                      a stream pushed under this name still plays here."}
+                </p>
+                <div class="stage">
+                    <LivePlayer room={props.room.clone()} />
+                </div>
+            </>
         },
         Lookup::Failed(e) => html! {
             <p class="notice" role="alert">{"Could not load the room: "}{ e.clone() }</p>
@@ -61,9 +70,7 @@ pub fn watch(props: &WatchProps) -> Html {
                     {" "}{ room.title.clone() }
                 </p>
                 <div class="stage">
-                    <div class="video-placeholder" role="region" aria-label="Video">
-                        <p>{"The player is coming soon"}</p>
-                    </div>
+                    <LivePlayer room={AttrValue::from(room.id.clone())} />
                     // Keyed by room so a different room starts with a fresh chat.
                     <Chat key={room.id.clone()} room={AttrValue::from(room.id.clone())}
                         likes={Some(room.likes)} />

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod chat;
 pub mod dom;
+pub mod player;
 pub mod studio;
 
 /// A repeating timer; dropping it cancels it.

@@ -2,18 +2,12 @@
 //! per-track timelines the packager cuts into parts.
 
 use bytes::{Bytes, BytesMut};
-use onair_shared::codec::{AacConfig, AvcConfig, OpusHead};
-use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
-use onair_shared::flv::video::{VideoCodec, VideoPacket, VideoTagBody};
-use onair_shared::fmp4::{
-    self, FragmentSamples, OPUS_TIMESCALE, Track, TrackConfig, TrackTimeline, VIDEO_TIMESCALE,
-};
+use onair_shared::codec::{AacConfig, AvcConfig};
+use onair_shared::fmp4::{self, FragmentSamples, Track, TrackConfig};
+use onair_shared::remux::{RemuxError, tracks};
 use onair_shared::ts::{TsAudioConfig, TsVideoConfig};
 
-/// Track id of the video track in every init segment.
-pub const VIDEO_TRACK: u32 = 1;
-/// Track id of the audio track.
-pub const AUDIO_TRACK: u32 = 2;
+pub use onair_shared::remux::{AUDIO_TRACK, VIDEO_TRACK};
 
 /// A video config the packager can package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,116 +27,71 @@ pub struct AudioSetup {
 /// Why a config cannot be packaged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetupError {
-    #[error("{0} video cannot be packaged as HLS yet (only H.264)")]
-    VideoCodec(&'static str),
-    #[error("{0} audio cannot be packaged as HLS (only AAC and Opus)")]
+    #[error("{0} cannot be packaged as HLS yet (only H.264 video, AAC and Opus audio)")]
+    VideoCodec(String),
+    #[error("{0} cannot be packaged as HLS (only AAC and Opus)")]
     AudioCodec(String),
     #[error("invalid codec config: {0}")]
     Invalid(String),
 }
 
-/// Parses a video sequence-header tag body. `Ok(None)`: not a sequence header.
+fn setup_error(e: RemuxError, unsupported: fn(String) -> SetupError) -> SetupError {
+    match e {
+        RemuxError::Unsupported(what) => unsupported(what),
+        other => SetupError::Invalid(other.to_string()),
+    }
+}
+
+/// Parses a video sequence-header tag body (the track as the player builds it, plus the
+/// MPEG-TS config). `Ok(None)`: not a sequence header.
 pub fn video_setup(body: &Bytes) -> Result<Option<VideoSetup>, SetupError> {
-    let tag = VideoTagBody::parse(body).map_err(|e| SetupError::Invalid(e.to_string()))?;
-    let VideoPacket::SequenceHeader(config) = tag.packet else {
+    let Some(setup) =
+        tracks::video_setup(body).map_err(|e| setup_error(e, SetupError::VideoCodec))?
+    else {
         return Ok(None);
     };
-    match tag.codec {
-        VideoCodec::Avc => {}
-        VideoCodec::Hevc => return Err(SetupError::VideoCodec("HEVC")),
-        VideoCodec::Av1 => return Err(SetupError::VideoCodec("AV1")),
-    }
-    let avc = AvcConfig::parse(&config).map_err(|e| SetupError::Invalid(e.to_string()))?;
-    let sps = avc
-        .parse_sps()
-        .map_err(|e| SetupError::Invalid(e.to_string()))?;
+    let TrackConfig::Avc { avcc, .. } = &setup.track.config else {
+        return Err(SetupError::VideoCodec(setup.name.into()));
+    };
+    let avc = AvcConfig::parse(avcc).map_err(|e| SetupError::Invalid(e.to_string()))?;
     let ts = TsVideoConfig {
         sps: avc.sps.clone(),
         pps: avc.pps.clone(),
         nal_length_size: avc.nal_length_size,
     };
     Ok(Some(VideoSetup {
-        track: Track {
-            id: VIDEO_TRACK,
-            timescale: VIDEO_TIMESCALE,
-            config: TrackConfig::Avc {
-                avcc: config,
-                width: u16::try_from(sps.width).unwrap_or(u16::MAX),
-                height: u16::try_from(sps.height).unwrap_or(u16::MAX),
-            },
-        },
-        ts: Some(ts)
-            .filter(|t| (1..=4).contains(&t.nal_length_size))
-            .ok_or_else(|| {
-                SetupError::Invalid(format!("NAL length size {}", avc.nal_length_size))
-            })?,
+        track: setup.track,
+        ts,
     }))
 }
 
 /// Parses an audio sequence-header tag body. `Ok(None)`: not a sequence header.
 pub fn audio_setup(body: &Bytes) -> Result<Option<AudioSetup>, SetupError> {
-    let tag = AudioTagBody::parse(body).map_err(|e| SetupError::Invalid(e.to_string()))?;
-    let AudioPacket::SequenceHeader(config) = tag.packet else {
+    let Some(setup) =
+        tracks::audio_setup(body).map_err(|e| setup_error(e, SetupError::AudioCodec))?
+    else {
         return Ok(None);
     };
-    match tag.codec {
-        AudioCodec::Aac => {
-            let asc = AacConfig::parse(&config).map_err(|e| SetupError::Invalid(e.to_string()))?;
-            let sample_rate = asc.sample_rate.max(1);
-            let channels = asc.channel_count().unwrap_or(2);
-            Ok(Some(AudioSetup {
-                track: Track {
-                    id: AUDIO_TRACK,
-                    timescale: sample_rate,
-                    config: TrackConfig::Aac {
-                        asc: config,
-                        sample_rate: asc.output_sample_rate(),
-                        channels: u16::from(channels),
-                    },
-                },
-                ts: Some(TsAudioConfig {
-                    object_type: asc.object_type,
-                    sample_rate_index: asc.frequency_index,
-                    channels: asc.channel_config,
-                }),
-                codec: "AAC",
-            }))
+    let ts = match &setup.track.config {
+        TrackConfig::Aac { asc, .. } => {
+            let asc = AacConfig::parse(asc).map_err(|e| SetupError::Invalid(e.to_string()))?;
+            Some(TsAudioConfig {
+                object_type: asc.object_type,
+                sample_rate_index: asc.frequency_index,
+                channels: asc.channel_config,
+            })
         }
-        AudioCodec::Opus => {
-            let head = OpusHead::parse(&config).map_err(|e| SetupError::Invalid(e.to_string()))?;
-            Ok(Some(AudioSetup {
-                track: Track {
-                    id: AUDIO_TRACK,
-                    timescale: OPUS_TIMESCALE,
-                    config: TrackConfig::Opus {
-                        channels: head.channels,
-                        pre_skip: head.pre_skip,
-                        input_sample_rate: head.input_sample_rate,
-                        output_gain: head.output_gain,
-                    },
-                },
-                ts: None,
-                codec: "Opus",
-            }))
-        }
-        other => Err(SetupError::AudioCodec(format!("{other:?}"))),
-    }
+        _ => None,
+    };
+    Ok(Some(AudioSetup {
+        track: setup.track,
+        ts,
+        codec: setup.name,
+    }))
 }
 
-/// The default duration (ticks) of a sample of `track` whose duration cannot be known yet.
-pub fn default_duration(track: &Track) -> u32 {
-    match track.config {
-        TrackConfig::Aac { .. } => 1024,
-        TrackConfig::Opus { .. } => 960,
-        // 30 fps at 90 kHz.
-        _ => 3000,
-    }
-}
-
-/// A fresh timeline for `track`.
-pub fn timeline(track: &Track) -> TrackTimeline {
-    TrackTimeline::new(track.timescale, default_duration(track))
-}
+/// Sample durations and timelines are the player's too (`onair_shared::remux`).
+pub use onair_shared::remux::tracks::{default_duration, timeline};
 
 /// The init segment (`ftyp` + `moov`) of these tracks.
 pub fn init_segment(tracks: &[Track]) -> Result<Bytes, fmp4::Fmp4Error> {
