@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::tools::{self, Fail, TempDir, root, step};
+use crate::tools::{self, Fail, TempDir, step};
 
 const USAGE: &str = "\
 usage: cargo xtask bench fanout [OPTIONS] [-- BENCH_ARGS…]
@@ -184,7 +184,7 @@ fn chat(o: &ChatOpts) -> Result<(), Fail> {
     )?;
     let dir = TempDir::new("bench-chat")?;
     let (server, http, _) = start_onair(&dir.0, false)?;
-    let bin = root().join("target/release/onair-bench");
+    let bin = tools::target_dir().join("release/onair-bench");
     let mut args: Vec<String> = vec![
         "chat".into(),
         "--server".into(),
@@ -280,7 +280,7 @@ fn with_fd_limit(program: &Path, args: &[String]) -> Command {
 fn start_onair(dir: &Path, open_publish: bool) -> Result<(Running, u16, u16), Fail> {
     let (http, rtmp) = (tools::free_port()?, tools::free_port()?);
     let data = dir.join("onair-data");
-    let bin = root().join("target/release/onair");
+    let bin = tools::target_dir().join("release/onair");
     let mut args: Vec<String> = vec![
         "--http".into(),
         format!("127.0.0.1:{http}"),
@@ -418,7 +418,7 @@ fn run_bench(
     pid: u32,
     mut notes: Vec<String>,
 ) -> Result<Output, Fail> {
-    let bin = root().join("target/release/onair-bench");
+    let bin = tools::target_dir().join("release/onair-bench");
     let mut args: Vec<String> = [
         "fanout",
         "--push",

@@ -4,8 +4,6 @@
 //! - `cargo xtask bench g2g`: glass-to-glass latency, studio → release server → player in
 //!   headless Chromium, per-minute p50/p95 (`e2e/g2g.mjs`).
 
-use std::path::PathBuf;
-
 use crate::tools::{self, Fail, TempDir, root, run, step};
 
 pub const USAGE: &str = "\
@@ -94,9 +92,7 @@ pub fn remux(args: &[String]) -> Result<(), Fail> {
         ],
         "check the compiler output above",
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target = tools::target_dir();
     let wasm = target.join("wasm32-unknown-unknown/wasm-release/onair_bench_wasm.wasm");
     let pkg = dir.0.join("pkg");
     run(

@@ -66,7 +66,7 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Result<Self, Fail> {
-        let bin = root().join("target/release/onair");
+        let bin = tools::target_dir().join("release/onair");
         let dir = TempDir::new("e2e")?;
         let (http, rtmp) = (tools::free_port()?, tools::free_port()?);
         let child = Command::new(&bin)

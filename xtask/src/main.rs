@@ -97,7 +97,7 @@ fn cmd_run(extra: &[String]) -> Result<(), Fail> {
         &["build", "--release", "-p", "onair-server"],
         "check the compiler output above",
     )?;
-    let bin = root().join("target/release/onair");
+    let bin = tools::target_dir().join("release/onair");
     let mut args: Vec<String> = extra.iter().skip_while(|a| *a == "--").cloned().collect();
     if !args.iter().any(|a| a.starts_with("--data")) {
         args.extend(["--data".into(), "./data".into()]);

@@ -1,18 +1,20 @@
 //! Live-latency control: pure decisions from buffer positions, so they are testable natively.
 //!
 //! "Latency" is glass-to-glass when the stream carries capture stamps (`onFI`) and the
-//! buffered time ahead of the play head otherwise. The controller keeps it near a target by
-//! playing faster (never more than [`MAX_RATE`]), jumps to the live edge beyond a maximum,
-//! and never lets the buffer ahead drop below [`MIN_BUFFER`] chasing a target the
-//! pipeline before the player (capture, encoding, network) makes impossible.
+//! buffered time ahead of the play head otherwise. The target is a ceiling: above it the
+//! controller plays faster (never more than [`MAX_RATE`]) until latency is [`HYSTERESIS`]
+//! below it, so it settles between the two instead of hovering around the target; it
+//! jumps to the live edge beyond a maximum, and never lets the buffer ahead drop below
+//! [`MIN_BUFFER`] chasing a target the pipeline before the player (capture, encoding,
+//! network) makes impossible.
 
 /// Fastest catch-up rate; speech is still intelligible.
 pub const MAX_RATE: f64 = 1.5;
 /// Buffer ahead of the play head that the controller never eats into (s): about ten
 /// frames, enough for network jitter on a good link.
 pub const MIN_BUFFER: f64 = 0.3;
-/// Latency above the target tolerated before catching up (s).
-const TOLERANCE: f64 = 0.15;
+/// Catching up goes on until latency is this far below the target (s).
+pub const HYSTERESIS: f64 = 0.2;
 /// Beyond the target by this much, jump instead of speeding up (s).
 pub const JUMP_AFTER: f64 = 2.0;
 /// Keep at most this much behind the play head (s); older media is removed.
@@ -40,16 +42,17 @@ pub enum Action {
     Seek(f64),
 }
 
-/// The latency and buffer targets.
+/// The latency and buffer targets, and whether it is catching up.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Controller {
     /// Target latency (s).
     pub target: f64,
+    catching_up: bool,
 }
 
 impl Default for Controller {
     fn default() -> Self {
-        Self { target: 1.0 }
+        Self::new(1.0)
     }
 }
 
@@ -59,6 +62,7 @@ impl Controller {
         let target = if target.is_finite() { target } else { 1.0 };
         Self {
             target: target.clamp(MIN_BUFFER + 0.1, 30.0),
+            catching_up: false,
         }
     }
 
@@ -74,16 +78,22 @@ impl Controller {
     }
 
     /// The action for this position (applied every ~250 ms).
-    pub fn decide(&self, p: &Position) -> Action {
+    pub fn decide(&mut self, p: &Position) -> Action {
         let ahead = p.buffered_end - p.current;
         let goal = self.buffer_goal(p);
         if ahead > goal + JUMP_AFTER || p.current < p.buffered_start {
+            self.catching_up = false;
             return Action::Seek((p.buffered_end - goal).max(p.buffered_start));
         }
-        let excess = ahead - goal;
-        if excess > TOLERANCE {
-            // Proportional: 0.5 s too much plays at 1.25×; capped.
-            Action::Rate((1.0 + excess * 0.5).min(MAX_RATE))
+        let low = (goal - HYSTERESIS).max(MIN_BUFFER);
+        if ahead > goal {
+            self.catching_up = true;
+        } else if ahead <= low {
+            self.catching_up = false;
+        }
+        if self.catching_up {
+            // Proportional to how far above the bottom of the band: 0.5 s plays at 1.25×.
+            Action::Rate((1.0 + (ahead - low) * 0.5).clamp(1.05, MAX_RATE))
         } else {
             Action::Rate(1.0)
         }
@@ -111,24 +121,27 @@ mod tests {
     }
 
     #[test]
-    fn near_the_target_plays_at_normal_speed() {
-        let c = Controller::default();
+    fn below_the_target_plays_at_normal_speed() {
+        let mut c = Controller::default();
         assert_eq!(c.decide(&at(10.0, 11.0)), Action::Rate(1.0));
-        assert_eq!(c.decide(&at(10.0, 11.1)), Action::Rate(1.0));
         assert_eq!(c.decide(&at(10.0, 10.4)), Action::Rate(1.0));
     }
 
     #[test]
-    fn behind_catches_up_by_rate_then_by_jump() {
-        let c = Controller::default();
-        assert_eq!(c.decide(&at(10.0, 11.5)), Action::Rate(1.25));
+    fn above_catches_up_into_the_band_then_by_jump() {
+        let mut c = Controller::default();
+        assert_eq!(c.decide(&at(10.0, 11.6)), Action::Rate(1.4));
         assert_eq!(c.decide(&at(10.0, 12.9)), Action::Rate(MAX_RATE));
+        // Still catching up just below the target, until the bottom of the band.
+        assert!(matches!(c.decide(&at(10.0, 10.9)), Action::Rate(r) if r > 1.0));
+        assert_eq!(c.decide(&at(10.0, 10.75)), Action::Rate(1.0));
+        assert_eq!(c.decide(&at(10.0, 10.9)), Action::Rate(1.0));
         assert_eq!(c.decide(&at(10.0, 13.5)), Action::Seek(12.5));
     }
 
     #[test]
     fn outside_the_buffer_seeks_into_it() {
-        let c = Controller::default();
+        let mut c = Controller::default();
         let p = Position {
             current: 1.0,
             buffered_start: 4.0,
@@ -140,7 +153,7 @@ mod tests {
 
     #[test]
     fn measured_latency_shrinks_the_buffer_goal_but_not_below_the_floor() {
-        let c = Controller::default();
+        let mut c = Controller::default();
         // 0.3 s of the 1.3 s glass-to-glass is upstream: keep 0.7 s of buffer.
         let p = Position {
             glass_to_glass: Some(1.3),

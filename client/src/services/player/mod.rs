@@ -547,6 +547,11 @@ impl Inner {
         if self.video.paused() && !self.video.ended() {
             self.play();
         }
+        if let Some(next) = mse::gap_target(&self.video) {
+            // Stalled in a hole: the decoder would wait there forever.
+            self.video.set_current_time(next + 0.01);
+            return;
+        }
         match self.controller.decide(&position) {
             Action::Rate(rate) => {
                 if (self.video.playback_rate() - rate).abs() > 0.01 {

@@ -198,3 +198,22 @@ pub fn buffered(video: &HtmlVideoElement) -> Option<(f64, f64)> {
     }
     Some((start, end))
 }
+
+/// Where to jump when the play head sits in a hole between buffered ranges (a frame lost
+/// at a reconnect, a stream restart): the start of the next range. `None` when the play
+/// head is inside a range or nothing follows it.
+pub fn gap_target(video: &HtmlVideoElement) -> Option<f64> {
+    let ranges = video.buffered();
+    let current = video.current_time();
+    let mut next = None;
+    for i in 0..ranges.length() {
+        let (s, e) = (ranges.start(i).ok()?, ranges.end(i).ok()?);
+        if current >= s - 0.05 && current < e - 0.05 {
+            return None;
+        }
+        if s > current && next.is_none() {
+            next = Some(s);
+        }
+    }
+    next
+}
