@@ -308,7 +308,7 @@ test('a stream name already live is refused with a clear message', async () => {
   await first.page.close();
 });
 
-test('errors are said in the page with a way forward: denied, no encoder, unreachable', async () => {
+test('errors are said in the page with a way forward: denied, no encoder, unreachable, key refused', async () => {
   for (const [init, text, hint] of [
     [() => {
       navigator.mediaDevices.getUserMedia = () =>
@@ -321,6 +321,20 @@ test('errors are said in the page with a way forward: denied, no encoder, unreac
       const Real = window.WebSocket;
       window.WebSocket = function (url, protocols) { return new Real(url.replace(/\/\/[^/]+\//, '//127.0.0.1:9/'), protocols); };
     }, 'The server cannot be reached.', /Check your connection/],
+    // The e2e server runs with --open-publish, so the refusal a server with rooms sends for
+    // a wrong key (close 4403 with its reason, after the upgrade) is played by a stand-in.
+    [() => {
+      window.WebSocket = class {
+        constructor() {
+          this.bufferedAmount = 0;
+          setTimeout(() => this.onopen?.(new Event('open')), 50);
+          setTimeout(() => this.onclose?.(new CloseEvent('close',
+            { code: 4403, reason: 'publish refused: wrong stream key for live/errors' })), 100);
+        }
+        send() {}
+        close() {}
+      };
+    }, 'The server refused the stream key: publish refused: wrong stream key', /Forget room/],
   ]) {
     const page = await browser.newPage();
     const errors = [];

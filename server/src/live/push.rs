@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use onair_shared::flv::{DemuxEvent, Demuxer, FlvError};
 
 use super::{APP, stream_key};
@@ -268,12 +268,33 @@ async fn ws_ingest(
                 ingest.feed(&bytes)?;
                 hooks.pace(bytes.len()).await;
                 if let Some(ack) = acks.received(bytes.len()) {
-                    // A publisher that cannot take our acks is still a publisher.
-                    let _ = socket.send(Message::Text(ack.into())).await;
+                    // Never wait for an ack to be written: a publisher that does not read
+                    // them (its socket full) must not stall its own ingest. Acks are
+                    // cumulative, so one that cannot be queued now is simply skipped.
+                    let _ = socket.send(Message::Text(ack.into())).now_or_never();
                 }
             }
             Ok(Some(Ok(Message::Text(_)))) => return Err(IngestError::TextMessage),
             Ok(Some(Ok(_))) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn acks_are_cumulative_every_32_kib_or_250_ms() {
+        let mut acks = Acks::default();
+        assert_eq!(acks.received(100).as_deref(), Some(r#"{"acked":100}"#));
+        assert_eq!(acks.received(1000), None);
+        assert_eq!(
+            acks.received(32 * 1024).as_deref(),
+            Some(r#"{"acked":33868}"#)
+        );
+        assert_eq!(acks.received(10), None);
+        tokio::time::sleep(ACK_EVERY + Duration::from_millis(10)).await;
+        assert_eq!(acks.received(10).as_deref(), Some(r#"{"acked":33888}"#));
     }
 }

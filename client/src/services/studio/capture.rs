@@ -80,6 +80,7 @@ async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
     let Some(video) = video else {
         return Err(StudioError::NoDevice("video track"));
     };
+    watch_end(engine, &video);
     let size = track_size(&video).unwrap_or((settings.width, settings.height));
     setup_video_encoder(engine, size)?;
     if !js::has_global("MediaStreamTrackProcessor") {
@@ -387,8 +388,36 @@ fn read_video(engine: Rc<RefCell<Engine>>, track: &MediaStreamTrack) -> Result<(
             }
         }
         let _ = reader.cancel();
+        track_ended(&engine);
     });
     Ok(())
+}
+
+/// The video track ended by itself (the browser's "Stop sharing", a camera unplugged): the
+/// broadcast stops and says why.
+fn track_ended(engine: &Rc<RefCell<Engine>>) {
+    if let Ok(mut e) = engine.try_borrow_mut()
+        && !e.stopped
+    {
+        e.fail(StudioError::Capture {
+            what: "video",
+            detail: "the video track ended (screen sharing stopped, or the camera went away)"
+                .into(),
+        });
+    }
+}
+
+/// Stops the broadcast when the browser ends the video track (an `ended` event, which
+/// `stop()` from our own code does not fire).
+fn watch_end(engine: &Rc<RefCell<Engine>>, track: &MediaStreamTrack) {
+    let weak = Rc::downgrade(engine);
+    let on_ended = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_: JsValue, _: JsValue| {
+        if let Some(engine) = weak.upgrade() {
+            track_ended(&engine);
+        }
+    });
+    track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
+    engine.borrow_mut().callbacks.push(on_ended);
 }
 
 /// One captured frame: drop it or encode it. Returns false once the broadcast stopped.
