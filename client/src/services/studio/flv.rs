@@ -9,11 +9,11 @@
 
 use std::collections::VecDeque;
 
-use onair_shared::amf0::{Amf0Value, encode_all};
 use onair_shared::codec::OpusHead;
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
 use onair_shared::flv::video::{VideoCodec, VideoFrameType, VideoPacket, VideoTagBody};
 use onair_shared::flv::{FlvError, FlvHeader, Tag, TagKind, encode_tag, write_header};
+use onair_shared::remux::clock::write_on_fi;
 
 /// The FLV file header and `PreviousTagSize0`, the first bytes of every socket.
 pub fn file_header() -> Vec<u8> {
@@ -122,53 +122,12 @@ pub fn is_opus_head(data: &[u8]) -> bool {
     OpusHead::parse(data).is_ok()
 }
 
-/// The `onFI` script tag for a frame captured at `wallclock_ms` (ms since the Unix epoch).
+/// The `onFI` script tag for a frame captured at `wallclock_ms` (ms since the Unix epoch),
+/// as `onair_shared::remux::clock` writes it and the player reads it.
 pub fn stamp(wallclock_ms: f64, timestamp: u32) -> Result<Vec<u8>, FlvError> {
-    let (date, time) = utc(wallclock_ms);
     let mut out = Default::default();
-    encode_all(
-        &[
-            Amf0Value::String("onFI".into()),
-            Amf0Value::Object(vec![
-                ("sd".into(), Amf0Value::String(date)),
-                ("st".into(), Amf0Value::String(time)),
-                ("wallclock".into(), Amf0Value::Number(wallclock_ms)),
-            ]),
-        ],
-        &mut out,
-    );
+    write_on_fi(wallclock_ms, &mut out);
     tag(TagKind::Script, timestamp, out.to_vec())
-}
-
-/// `("YYYY-MM-DD", "HH:MM:SS.mmm")` in UTC for ms since the Unix epoch.
-pub fn utc(ms: f64) -> (String, String) {
-    let ms = if ms.is_finite() {
-        ms.max(0.0) as i64
-    } else {
-        0
-    };
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    // Howard Hinnant's days → civil date (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    );
-    (
-        format!("{year:04}-{month:02}-{day:02}"),
-        format!("{h:02}:{m:02}:{s:02}.{milli:03}"),
-    )
 }
 
 /// Maps one track's capture timestamps (µs, on a clock of the browser's choosing: Chromium's
@@ -237,19 +196,8 @@ impl Stamps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onair_shared::amf0::decode_all;
+    use onair_shared::amf0::{Amf0Value, decode_all};
     use onair_shared::flv::{DemuxEvent, Demuxer};
-
-    #[test]
-    fn utc_formats() {
-        assert_eq!(utc(0.0), ("1970-01-01".into(), "00:00:00.000".into()));
-        // 2026-11-21T21:09:23.456Z
-        assert_eq!(
-            utc(1_795_295_363_456.0),
-            ("2026-11-21".into(), "21:09:23.456".into())
-        );
-        assert_eq!(utc(951_782_400_000.0).0, "2000-02-29");
-    }
 
     #[test]
     fn stream_demuxes_back() {
