@@ -193,34 +193,3 @@ test('HLS mode: the CMAF LL-HLS parts through MSE, and the automatic choice', as
   assert.deepEqual(errors, []);
   await page.close();
 });
-
-test('where the browser refuses sound without a gesture: muted autoplay and an Unmute button', async () => {
-  const room = 'playermuted';
-  push(room, { seconds: 30 });
-  await waitLive(room);
-  // Headless Chromium allows autoplay whatever --autoplay-policy says, so the page gets the
-  // policy of a desktop browser on a first visit: play() with sound is refused.
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.addInitScript(() => {
-    const play = HTMLMediaElement.prototype.play;
-    HTMLMediaElement.prototype.play = function () {
-      if (!this.muted && !navigator.userActivation.hasBeenActive) {
-        return Promise.reject(new DOMException('play() failed because the user didn\'t interact with the document first.', 'NotAllowedError'));
-      }
-      return play.call(this);
-    };
-  });
-  await page.goto(`${BASE}/watch/${room}`);
-  const unmute = page.getByRole('button', { name: 'Unmute', exact: true });
-  await unmute.waitFor({ timeout: 20000 });
-  await until(page, 'muted playback', async (p) => { const v = await video(p); return v.muted && v.t > 1; }, 15000);
-  await unmute.click();
-  assert.equal((await video(page)).muted, false);
-  await page.waitForFunction(() => ![...document.querySelectorAll('button')].some((b) => b.textContent === 'Unmute'));
-  const t = (await video(page)).t;
-  await until(page, 'playback with sound', async (p) => (await video(p)).t > t + 1, 10000);
-  assert.deepEqual(errors, []);
-  await page.close();
-});
