@@ -55,9 +55,9 @@ struct ApiErrorBody {
     message: String,
 }
 
-/// Open rooms, live first (the server's order).
-pub async fn rooms() -> Result<Vec<Room>, String> {
-    let response = Request::get("/api/rooms")
+/// `GET path`, decoded from JSON; errors say whether the server was reached.
+async fn get_json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, String> {
+    let response = Request::get(path)
         .send()
         .await
         .map_err(|e| format!("could not reach the server: {e}"))?;
@@ -68,6 +68,42 @@ pub async fn rooms() -> Result<Vec<Room>, String> {
         .json()
         .await
         .map_err(|e| format!("unexpected answer: {e}"))
+}
+
+/// Open rooms, live first (the server's order).
+pub async fn rooms() -> Result<Vec<Room>, String> {
+    get_json("/api/rooms").await
+}
+
+/// One track of a stream in `GET /api/streams` (the fields the UI uses).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StreamTrack {
+    /// RFC 6381 codec string where known (`avc1.64001f`, `mp4a.40.2`, `opus`).
+    #[serde(default)]
+    pub codec_string: Option<String>,
+}
+
+/// One stream as listed by `GET /api/streams`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Stream {
+    /// `live/ROOM`.
+    pub key: String,
+    #[serde(default)]
+    pub live: bool,
+    #[serde(default)]
+    pub video: Option<StreamTrack>,
+    #[serde(default)]
+    pub audio: Option<StreamTrack>,
+    /// Viewers per protocol.
+    #[serde(default)]
+    pub viewers: std::collections::BTreeMap<String, u64>,
+}
+
+/// The stream of a room, if the server has one (live, or waiting for its publisher).
+pub async fn stream(room: &str) -> Result<Option<Stream>, String> {
+    let key = format!("live/{room}");
+    let streams: Vec<Stream> = get_json("/api/streams").await?;
+    Ok(streams.into_iter().find(|s| s.key == key))
 }
 
 /// One open room, or `None` if there is no such room (or it was closed).

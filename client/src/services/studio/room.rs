@@ -2,7 +2,6 @@
 //! reload reuses it), the push URL built from it, the page's query options, and the live
 //! viewer count from `/api/streams`.
 
-use gloo_net::http::Request;
 use serde::{Deserialize, Serialize};
 
 /// Where the studio keeps its room between visits.
@@ -75,29 +74,8 @@ pub fn push_url(room: &str, key: &str) -> Option<String> {
     crate::services::ws_url(&path)
 }
 
-#[derive(Deserialize)]
-struct StreamInfo {
-    key: String,
-    #[serde(default)]
-    viewers: std::collections::BTreeMap<String, u64>,
-}
-
 /// Viewers of the room's stream over all protocols, or `None` if it is not live.
 pub async fn stream_viewers(room: &str) -> Result<Option<u64>, String> {
-    let response = Request::get("/api/streams")
-        .send()
-        .await
-        .map_err(|e| format!("could not reach the server: {e}"))?;
-    if !response.ok() {
-        return Err(format!("the server answered {}", response.status()));
-    }
-    let streams: Vec<StreamInfo> = response
-        .json()
-        .await
-        .map_err(|e| format!("unexpected answer: {e}"))?;
-    let key = format!("live/{room}");
-    Ok(streams
-        .into_iter()
-        .find(|s| s.key == key)
-        .map(|s| s.viewers.values().sum()))
+    let stream = crate::services::api::stream(room).await?;
+    Ok(stream.map(|s| s.viewers.values().sum()))
 }
