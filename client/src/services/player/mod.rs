@@ -22,7 +22,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use gloo_net::http::Request;
 use onair_shared::remux::{ClockStamp, RemuxEvent, Remuxer};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -270,8 +269,7 @@ impl Inner {
         }
         if self.native_hls && !self.video.paused() && self.video.ready_state() >= 3 {
             self.last_data = t;
-            self.had_stream = true;
-            self.set_state(PlayState::Playing);
+            self.media_arrived();
         }
         self.control();
         if self.ticks.is_multiple_of(2) {
@@ -409,6 +407,11 @@ impl Inner {
         if let Err(e) = result {
             return self.retry(PlayState::Error(e));
         }
+        self.media_arrived();
+    }
+
+    /// Media is flowing: the stream plays, and the next failure retries from scratch.
+    fn media_arrived(&mut self) {
         self.had_stream = true;
         self.attempt = 0;
         self.set_state(PlayState::Playing);
@@ -483,11 +486,7 @@ impl Inner {
                 if let Some(mse) = &mut self.mse {
                     mse.append(media.data);
                 }
-                self.had_stream = true;
-                self.attempt = 0;
-                if self.state != PlayState::Playing {
-                    self.set_state(PlayState::Playing);
-                }
+                self.media_arrived();
             }
             RemuxEvent::Clock(stamp) => {
                 if self.clocks.len() >= 64 {
@@ -655,33 +654,17 @@ fn state_name(state: &PlayState) -> &'static str {
 /// Whether `live/ROOM` is being published, from `GET /api/streams`, and if so the MIME
 /// type of its fMP4 (what HLS mode gives MSE).
 async fn stream_live(room: &str) -> Result<Option<String>, String> {
-    let response = Request::get("/api/streams")
-        .send()
-        .await
-        .map_err(|e| format!("the server is unreachable: {e}"))?;
-    if !response.ok() {
-        return Err(format!("GET /api/streams: HTTP {}", response.status()));
-    }
-    let streams: Vec<serde_json::Value> = response.json().await.map_err(|e| e.to_string())?;
-    let key = format!("live/{room}");
-    let Some(stream) = streams.iter().find(|s| {
-        s.get("key").and_then(|k| k.as_str()) == Some(key.as_str())
-            && s.get("live").and_then(|l| l.as_bool()) == Some(true)
-    }) else {
+    let Some(stream) = super::api::stream(room).await?.filter(|s| s.live) else {
         return Ok(None);
     };
-    let codec = |track: &str| {
-        stream
-            .get(track)?
-            .get("codec_string")?
-            .as_str()
-            .map(str::to_string)
+    let codec = |track: &Option<super::api::StreamTrack>| {
+        track.as_ref().and_then(|t| t.codec_string.clone())
     };
-    let codecs: Vec<String> = [codec("video"), codec("audio")]
+    let codecs: Vec<String> = [codec(&stream.video), codec(&stream.audio)]
         .into_iter()
         .flatten()
         .collect();
-    let kind = if codec("video").is_some() {
+    let kind = if codec(&stream.video).is_some() {
         "video"
     } else {
         "audio"
