@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer, Url};
 
 /// A queue this large means MSE is not keeping up (or is stuck): the player restarts.
@@ -27,17 +27,20 @@ pub struct Mse {
     queued: usize,
 }
 
+/// The page's global `name` (a constructor such as `MediaSource`), if the browser has it.
+fn global(name: &str) -> Option<JsValue> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &name.into())
+        .ok()
+        .filter(|v| !v.is_undefined())
+}
+
 /// Whether this browser has MSE at all (`MediaSource`, or Safari's `ManagedMediaSource`).
 pub fn supported(mime: &str) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let has =
-        |name: &str| js_sys::Reflect::get(&window, &name.into()).is_ok_and(|v| !v.is_undefined());
-    if has("MediaSource") {
+    if global("MediaSource").is_some() {
         MediaSource::is_type_supported(mime)
     } else {
-        has("ManagedMediaSource")
+        global("ManagedMediaSource").is_some()
     }
 }
 
@@ -45,18 +48,13 @@ impl Mse {
     /// A new `MediaSource` (or `ManagedMediaSource` where only that exists) on `video`;
     /// `on_open` runs when it can take a `SourceBuffer`.
     pub fn attach(video: &HtmlVideoElement, on_open: &js_sys::Function) -> Result<Self, String> {
-        let window = web_sys::window().ok_or("no window")?;
-        let source = if js_sys::Reflect::get(&window, &"MediaSource".into())
-            .is_ok_and(|v| !v.is_undefined())
-        {
+        let source = if global("MediaSource").is_some() {
             MediaSource::new().map_err(|e| format!("MediaSource: {e:?}"))?
         } else {
             // Safari on iPhone: same interface, another constructor.
-            let ctor: js_sys::Function =
-                js_sys::Reflect::get(&window, &"ManagedMediaSource".into())
-                    .ok()
-                    .and_then(|c| c.dyn_into().ok())
-                    .ok_or("this browser has no Media Source Extensions")?;
+            let ctor: js_sys::Function = global("ManagedMediaSource")
+                .and_then(|c| c.dyn_into().ok())
+                .ok_or("this browser has no Media Source Extensions")?;
             let _ = js_sys::Reflect::set(video, &"disableRemotePlayback".into(), &true.into());
             js_sys::Reflect::construct(&ctor, &js_sys::Array::new())
                 .map_err(|e| format!("ManagedMediaSource: {e:?}"))?
