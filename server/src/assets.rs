@@ -18,21 +18,10 @@ struct Dist;
 pub fn serve(path: &str) -> Response {
     let file = path.trim_start_matches('/');
     if let Some(found) = (!file.is_empty()).then(|| Dist::get(file)).flatten() {
-        let mime = found.metadata.mimetype().to_string();
-        // trunk names assets with a content hash, so they never change; html must stay fresh.
-        let cache = if file.ends_with(".html") {
-            "no-cache"
-        } else {
-            "public, max-age=31536000, immutable"
-        };
-        return response(found.data.into_owned(), &mime, cache);
+        return asset(file, found.data.into_owned(), found.metadata.mimetype());
     }
     match Dist::get("index.html") {
-        Some(index) => response(
-            index.data.into_owned(),
-            "text/html; charset=utf-8",
-            "no-cache",
-        ),
+        Some(found) => index(found.data.into_owned()),
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(
@@ -53,18 +42,11 @@ pub async fn serve_dir(root: &Path, path: &str) -> Response {
             .split('/')
             .all(|part| !part.is_empty() && part != ".." && part != "." && !part.contains('\\'));
     if safe && let Ok(data) = tokio::fs::read(root.join(file)).await {
-        let mime = mime_guess::from_path(file)
-            .first_or_octet_stream()
-            .to_string();
-        let cache = if file.ends_with(".html") {
-            "no-cache"
-        } else {
-            "public, max-age=31536000, immutable"
-        };
-        return response(data, &mime, cache);
+        let mime = mime_guess::from_path(file).first_or_octet_stream();
+        return asset(file, data, mime.as_ref());
     }
     match tokio::fs::read(root.join("index.html")).await {
-        Ok(index) => response(index, "text/html; charset=utf-8", "no-cache"),
+        Ok(data) => index(data),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(format!(
@@ -74,6 +56,22 @@ pub async fn serve_dir(root: &Path, path: &str) -> Response {
         )
             .into_response(),
     }
+}
+
+/// A file of the build: trunk names assets with a content hash, so they never change;
+/// html must stay fresh.
+fn asset(file: &str, body: Vec<u8>, mime: &str) -> Response {
+    let cache = if file.ends_with(".html") {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    response(body, mime, cache)
+}
+
+/// `index.html`, the answer for every client route.
+fn index(body: Vec<u8>) -> Response {
+    response(body, "text/html; charset=utf-8", "no-cache")
 }
 
 fn response(body: Vec<u8>, mime: &str, cache: &'static str) -> Response {
