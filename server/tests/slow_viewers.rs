@@ -41,7 +41,11 @@ async fn stalled_viewers_cost_bounded_memory_and_others_see_every_frame() {
     tokio::time::sleep(Duration::from_secs(30)).await;
     let after = rss_bytes();
     let growth = after.saturating_sub(baseline);
-    // 20 viewers x 30 s x 2 Mbit/s would be 150 MB if anything queued per viewer.
+    eprintln!("RSS growth while 20 viewers stalled: {} KiB", growth / 1024);
+    // 20 viewers x 30 s x 2 Mbit/s would be 150 MB if anything queued per viewer. What may
+    // legitimately grow after the baseline is the HLS window filling up (CMAF and TS, each
+    // 6 segments + the one in progress of ~2 s at 2 Mbit/s: about 7 MB together) and the
+    // allocator's slack; this test is alone in its process (see slow_viewer_disconnect.rs).
     assert!(
         growth < 24 << 20,
         "RSS grew by {} KiB while 20 viewers stalled for 30 s",
@@ -63,60 +67,5 @@ async fn stalled_viewers_cost_bounded_memory_and_others_see_every_frame() {
     p.assert_clean_live_view(40);
     drop(stalled);
     let _ = wait_child(publisher, 30).await;
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_viewer_that_stays_behind_is_skipped_then_disconnected() {
-    let server = TestServer::start_with(|c| c.max_viewer_lag = Duration::from_millis(1000)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let clip = make_heavy_clip(dir.path(), "slow.flv", 30, 2000);
-    let publisher = push(&clip, &server.url("/live/slow.flv?key=k"));
-    server.wait_live("slow").await;
-
-    // Reads at about a third of the stream's rate.
-    let sock = TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(8192).unwrap();
-    let mut stream = sock.connect(server.http).await.unwrap();
-    stream
-        .write_all(b"GET /live/slow.flv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let mut closed = false;
-    let mut total = 0usize;
-    while Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => {
-                closed = true;
-                break;
-            }
-            Ok(Ok(n)) => {
-                total += n;
-                tokio::time::sleep(Duration::from_millis(50)).await // ~80 KB/s of 250 KB/s
-            }
-            Err(_) => {}
-        }
-    }
-    let m = server.metrics().await;
-    assert!(
-        closed,
-        "the slow viewer was never disconnected; read {total} bytes; {m} {}",
-        server.streams().await
-    );
-    let metrics = server.metrics().await;
-    assert!(
-        metrics.contains("onair_slow_viewers_disconnected_total 1\n"),
-        "{metrics}"
-    );
-    let skipped: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("onair_skipped_frames_total "))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(skipped > 0, "{metrics}");
-    let _ = wait_child(publisher, 40).await;
     server.stop().await;
 }
