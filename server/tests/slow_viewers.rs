@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use support::TestServer;
 use support::media::{make_heavy_clip, probe, push, record, rss_bytes, wait_child};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 /// An HTTP-FLV viewer that sends its request and then never reads.
