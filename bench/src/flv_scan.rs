@@ -21,21 +21,7 @@ pub struct TagInfo {
     pub first: Option<[u8; 2]>,
 }
 
-/// Whether a video body starting with `first` is a picture a player can start from: a key
-/// frame that is not a sequence header (legacy AVC/HEVC and Enhanced FLV).
-pub fn is_keyframe(first: [u8; 2]) -> bool {
-    let [b0, b1] = first;
-    let frame_type = (b0 >> 4) & 0x07;
-    if frame_type != 1 {
-        return false;
-    }
-    if b0 & 0x80 != 0 {
-        // Enhanced FLV: packet types 1 (CodedFrames) and 3 (CodedFramesX) carry pictures.
-        matches!(b0 & 0x0F, 1 | 3)
-    } else {
-        b1 != 0
-    }
-}
+pub use onair_shared::media::video_keyframe_hint as is_keyframe;
 
 /// Follows tag headers through an FLV byte stream split anywhere.
 #[derive(Debug)]

@@ -8,13 +8,14 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use onair_shared::flv::{DemuxEvent, Demuxer};
+use onair_shared::media::{MediaKind, Parser, Unit};
 
-/// FLV tag / RTMP message type ids.
-pub const AUDIO: u8 = 8;
+/// FLV tag / RTMP message type ids, as the one media-kind enum numbers them.
+pub const AUDIO: u8 = MediaKind::Audio.type_id();
 /// Video tag / message.
-pub const VIDEO: u8 = 9;
+pub const VIDEO: u8 = MediaKind::Video.type_id();
 /// AMF0 script data (`onMetaData`).
-pub const SCRIPT: u8 = 18;
+pub const SCRIPT: u8 = MediaKind::Script.type_id();
 
 /// Arguments of the ffmpeg command that makes the cached clip (720p30 test pattern with a
 /// 440 Hz sine, 1.9 Mbit/s CBR-ish H.264 with a fixed 2 s GOP, 96 kbit/s AAC, 40 s).
@@ -84,20 +85,6 @@ pub fn ensure(path: &Path) -> anyhow::Result<()> {
     std::fs::rename(&partial, path).with_context(|| format!("cannot rename to {}", path.display()))
 }
 
-/// Whether a tag is metadata or a codec sequence header (AVC/HEVC/AAC, or Enhanced FLV).
-fn is_config(type_id: u8, body: &[u8]) -> bool {
-    match (type_id, body) {
-        (SCRIPT, _) => true,
-        // Enhanced FLV: IsExHeader bit, packet type 0 = SequenceStart.
-        (VIDEO, [b0, ..]) if b0 & 0x80 != 0 => b0 & 0x0F == 0,
-        // Legacy AVC (7) / HEVC (12): AVCPacketType 0 = sequence header.
-        (VIDEO, [b0, 0, ..]) => matches!(b0 & 0x0F, 7 | 12),
-        // AAC (sound format 10): AACPacketType 0 = AudioSpecificConfig.
-        (AUDIO, [b0, 0, ..]) => b0 >> 4 == 10,
-        _ => false,
-    }
-}
-
 impl Media {
     /// Reads and demuxes an FLV file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -106,16 +93,19 @@ impl Media {
         let mut demux = Demuxer::new(16 << 20);
         demux.push(&bytes);
         let mut tags = Vec::new();
+        let mut parser = Parser::new();
         while let Some(event) = demux
             .next_event()
             .with_context(|| format!("{} is not a valid FLV file", path.display()))?
         {
             if let DemuxEvent::Tag(tag) = event {
-                let type_id = tag.kind.type_id();
+                // Metadata and sequence headers are sent once, not on every loop.
+                let unit = parser.parse(tag.kind, tag.timestamp, &tag.data);
+                let config = matches!(unit, Ok(Unit::Script(_) | Unit::Config(_)));
                 tags.push(MediaTag {
-                    type_id,
+                    type_id: tag.kind.type_id(),
                     timestamp: tag.timestamp,
-                    config: is_config(type_id, &tag.data),
+                    config,
                     body: tag.data,
                 });
             }
@@ -165,15 +155,54 @@ impl Media {
 mod tests {
     use super::*;
 
+    /// Metadata and sequence headers (legacy and Enhanced) are sent once; frames loop.
     #[test]
     fn configs_are_recognised() {
-        assert!(is_config(VIDEO, &[0x17, 0, 0, 0, 0]));
-        assert!(!is_config(VIDEO, &[0x17, 1, 0, 0, 0]));
-        assert!(!is_config(VIDEO, &[0x27, 1]));
-        assert!(is_config(AUDIO, &[0xAF, 0, 0x12]));
-        assert!(!is_config(AUDIO, &[0xAF, 1]));
-        assert!(is_config(SCRIPT, &[]));
-        assert!(is_config(VIDEO, &[0x90, b'a', b'v', b'c', b'1']));
+        use onair_shared::flv::{FlvHeader, Tag, write_header, write_tag};
+        let avcc: &[u8] = &[
+            1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xce,
+        ];
+        let bodies: [(MediaKind, Vec<u8>, bool); 7] = [
+            (
+                MediaKind::Script,
+                vec![
+                    2, 0, 10, b'o', b'n', b'M', b'e', b't', b'a', b'D', b'a', b't', b'a',
+                ],
+                true,
+            ),
+            (
+                MediaKind::Video,
+                [&[0x17, 0, 0, 0, 0][..], avcc].concat(),
+                true,
+            ),
+            (MediaKind::Video, vec![0x17, 1, 0, 0, 0], false),
+            (MediaKind::Video, vec![0x27, 1, 0, 0, 0], false),
+            (MediaKind::Audio, vec![0xaf, 0, 0x12, 0x10], true),
+            (MediaKind::Audio, vec![0xaf, 1, 0x21], false),
+            (
+                MediaKind::Video,
+                [&[0x90][..], b"avc1", avcc].concat(),
+                true,
+            ),
+        ];
+        let mut flv = bytes::BytesMut::new();
+        write_header(&FlvHeader::new(true, true), &mut flv);
+        for (i, (kind, body, _)) in bodies.iter().enumerate() {
+            let tag = Tag {
+                kind: *kind,
+                timestamp: i as u32,
+                stream_id: 0,
+                data: Bytes::from(body.clone()),
+            };
+            write_tag(&tag, &mut flv).unwrap();
+        }
+        let path = std::env::temp_dir().join(format!("onair-bench-{}.flv", std::process::id()));
+        std::fs::write(&path, &flv).unwrap();
+        let media = Media::load(&path);
+        let _ = std::fs::remove_file(&path);
+        let flags: Vec<bool> = media.unwrap().tags.iter().map(|t| t.config).collect();
+        let want: Vec<bool> = bodies.iter().map(|(_, _, config)| *config).collect();
+        assert_eq!(flags, want);
     }
 
     #[test]

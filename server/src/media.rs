@@ -1,74 +1,75 @@
 //! One media message as ingest parsed it, shared by every output.
 //!
-//! A [`Packet`] is built once per FLV tag / RTMP message and travels through the hub as an
-//! `Arc`. Each output format serializes it at most once ([`Packet::flv_tag`],
-//! [`Packet::rtmp_chunks`]) and every viewer of that format sends the same `Bytes`.
+//! A [`Packet`] is built once per FLV tag / RTMP message by the hub, from the typed
+//! [`Unit`] that `onair_shared::media` made of it (the one place tag bodies are
+//! interpreted), and travels through the hub as an `Arc`. Each output format serializes it
+//! at most once ([`Packet::flv_tag`], [`Packet::rtmp_chunks`]) and every viewer of that
+//! format sends the same `Bytes`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
 use onair_shared::flv;
-
-/// What a packet carries; the numbers are the FLV tag types (and RTMP message types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PacketKind {
-    Audio = 8,
-    Video = 9,
-    Script = 18,
-}
+pub use onair_shared::media::{Config, Frame, MediaKind, Track, Unit};
 
 /// One audio/video/script message. `body` is the FLV tag body, which is also the RTMP
-/// message payload, so no format needs the payload copied to be parsed.
+/// message payload, so no format needs the payload copied to be sent.
 #[derive(Debug)]
 pub struct Packet {
-    pub kind: PacketKind,
+    pub kind: MediaKind,
     /// Milliseconds, as viewers see them (already shifted across republishes).
     pub timestamp: u32,
-    /// A video keyframe (a viewer may start here).
-    pub keyframe: bool,
-    /// A sequence header (AVC/HEVC/AV1 decoder config, AAC AudioSpecificConfig, OpusHead).
-    pub config: bool,
+    /// The tag body as sent on (for script data: without an RTMP `@setDataFrame` wrapper).
     pub body: Bytes,
+    /// What the body is; a frame's payload is a slice of `body`.
+    pub unit: Unit,
     flv: OnceLock<Bytes>,
     rtmp: OnceLock<Bytes>,
 }
 
-impl PacketKind {
-    pub fn from_tag(kind: flv::TagKind) -> Self {
-        match kind {
-            flv::TagKind::Audio => PacketKind::Audio,
-            flv::TagKind::Video => PacketKind::Video,
-            flv::TagKind::Script => PacketKind::Script,
-        }
-    }
-}
-
 impl Packet {
-    /// Classifies the body from its first bytes (legacy and Enhanced FLV headers).
-    pub fn new(kind: PacketKind, timestamp: u32, body: Bytes) -> Self {
-        let (keyframe, config) = classify(kind, &body);
+    /// A packet of `body` parsed as `unit` (by `onair_shared::media::Parser`).
+    pub fn new(kind: MediaKind, timestamp: u32, body: Bytes, unit: Unit) -> Self {
         Self {
             kind,
             timestamp,
-            keyframe,
-            config,
             body,
+            unit,
             flv: OnceLock::new(),
             rtmp: OnceLock::new(),
         }
     }
 
-    /// The same packet at another timestamp (republish shifting); serializations are redone.
-    pub fn with_timestamp(&self, timestamp: u32) -> Self {
-        Self {
-            kind: self.kind,
-            timestamp,
-            keyframe: self.keyframe,
-            config: self.config,
-            body: self.body.clone(),
-            flv: OnceLock::new(),
-            rtmp: OnceLock::new(),
-        }
+    /// A video keyframe: a viewer may start here.
+    pub fn keyframe(&self) -> bool {
+        self.unit.frame().is_some_and(Frame::is_video_keyframe)
+    }
+
+    /// A decoder configuration (sequence header), replayed to every new viewer.
+    pub fn config(&self) -> Option<&Arc<Config>> {
+        self.unit.config()
+    }
+
+    pub fn is_config(&self) -> bool {
+        self.config().is_some()
+    }
+
+    pub fn is_video_config(&self) -> bool {
+        self.config().is_some_and(|c| c.track == Track::Video)
+    }
+
+    pub fn is_audio_config(&self) -> bool {
+        self.config().is_some_and(|c| c.track == Track::Audio)
+    }
+
+    /// `onMetaData`, replayed to every new viewer.
+    pub fn is_metadata(&self) -> bool {
+        matches!(&self.unit, Unit::Script(s) if s.is_metadata())
+    }
+
+    /// A video frame (not a config, not side data): what the frame rate counts.
+    pub fn is_video_frame(&self) -> bool {
+        self.unit.frame().is_some_and(|f| f.track == Track::Video)
     }
 
     /// The complete FLV tag (header, body, PreviousTagSize), built on first use.
@@ -76,7 +77,7 @@ impl Packet {
         self.flv
             .get_or_init(|| {
                 let tag = flv::Tag {
-                    kind: self.tag_kind(),
+                    kind: self.kind,
                     timestamp: self.timestamp,
                     stream_id: 0,
                     data: self.body.clone(),
@@ -92,54 +93,6 @@ impl Packet {
     pub fn rtmp_chunks(&self, build: impl FnOnce(&Packet) -> Bytes) -> Bytes {
         self.rtmp.get_or_init(|| build(self)).clone()
     }
-
-    pub fn tag_kind(&self) -> flv::TagKind {
-        match self.kind {
-            PacketKind::Audio => flv::TagKind::Audio,
-            PacketKind::Video => flv::TagKind::Video,
-            PacketKind::Script => flv::TagKind::Script,
-        }
-    }
-
-    pub fn is_audio_config(&self) -> bool {
-        self.config && self.kind == PacketKind::Audio
-    }
-    pub fn is_video_config(&self) -> bool {
-        self.config && self.kind == PacketKind::Video
-    }
-}
-
-/// `(keyframe, config)` from the first bytes of a tag body.
-fn classify(kind: PacketKind, body: &[u8]) -> (bool, bool) {
-    let Some(&b0) = body.first() else {
-        return (false, false);
-    };
-    match kind {
-        PacketKind::Video => {
-            if b0 & 0x80 != 0 {
-                // Enhanced RTMP: frame type in bits 4..6, packet type in the low nibble.
-                let frame_type = (b0 >> 4) & 0x07;
-                let packet_type = b0 & 0x0f;
-                (frame_type == 1 && packet_type != 0, packet_type == 0)
-            } else {
-                let frame_type = b0 >> 4;
-                let codec = b0 & 0x0f;
-                let avc_like = codec == 7 || codec == 12;
-                let seq = avc_like && body.get(1) == Some(&0);
-                (frame_type == 1 && !seq, seq)
-            }
-        }
-        PacketKind::Audio => {
-            let format = b0 >> 4;
-            let seq = match format {
-                10 => body.get(1) == Some(&0), // AAC sequence header
-                9 => b0 & 0x0f == 0,           // Enhanced audio SequenceStart
-                _ => false,
-            };
-            (false, seq)
-        }
-        PacketKind::Script => (false, false),
-    }
 }
 
 /// The 9-byte FLV file header plus PreviousTagSize0, as `shared` writes it.
@@ -152,33 +105,32 @@ pub fn flv_file_header(has_audio: bool, has_video: bool) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use onair_shared::media::Parser;
+
+    fn packet(p: &mut Parser, kind: MediaKind, body: &'static [u8]) -> Packet {
+        let body = Bytes::from_static(body);
+        let unit = p.parse(kind, 0, &body).unwrap();
+        Packet::new(kind, 0, body, unit)
+    }
 
     #[test]
-    fn classifies_legacy_and_enhanced_headers() {
-        let p = |k, b: &'static [u8]| Packet::new(k, 0, Bytes::from_static(b));
-        let avc_seq = p(PacketKind::Video, &[0x17, 0, 0, 0, 0, 1]);
-        assert!(avc_seq.config && !avc_seq.keyframe);
-        let avc_key = p(PacketKind::Video, &[0x17, 1, 0, 0, 0, 9]);
-        assert!(avc_key.keyframe && !avc_key.config);
-        assert!(!p(PacketKind::Video, &[0x27, 1, 0, 0, 0]).keyframe);
-        // Enhanced: 0x80 | key(1)<<4 | SequenceStart(0), then FourCC.
-        let ex_seq = p(PacketKind::Video, &[0x90, b'h', b'v', b'c', b'1']);
-        assert!(ex_seq.config && !ex_seq.keyframe);
-        let ex_key = p(PacketKind::Video, &[0x91, b'h', b'v', b'c', b'1', 0, 0, 0]);
-        assert!(ex_key.keyframe);
-        assert!(p(PacketKind::Audio, &[0xaf, 0, 0x12, 0x10]).is_audio_config());
-        assert!(!p(PacketKind::Audio, &[0xaf, 1, 0x21]).config);
-        assert!(p(PacketKind::Audio, &[0x90, b'O', b'p', b'u', b's']).is_audio_config());
-        assert!(!p(PacketKind::Video, &[]).keyframe);
+    fn flags_come_from_the_unit() {
+        let mut p = Parser::new();
+        let key = packet(&mut p, MediaKind::Video, &[0x17, 1, 0, 0, 0, 9]);
+        assert!(key.keyframe() && !key.is_config() && key.is_video_frame());
+        let inter = packet(&mut p, MediaKind::Video, &[0x27, 1, 0, 0, 0]);
+        assert!(!inter.keyframe() && inter.is_video_frame());
+        let aac = packet(&mut p, MediaKind::Audio, &[0xaf, 0, 0x12, 0x10]);
+        assert!(aac.is_audio_config() && !aac.is_video_config() && !aac.keyframe());
+        let frame = packet(&mut p, MediaKind::Audio, &[0xaf, 1, 0x21]);
+        assert!(!frame.is_config() && !frame.keyframe() && !frame.is_video_frame());
     }
 
     #[test]
     fn flv_tag_is_built_once_and_exact() {
-        let pkt = Packet::new(
-            PacketKind::Audio,
-            0x0102_0304,
-            Bytes::from_static(&[0xaf, 1, 7]),
-        );
+        let body = Bytes::from_static(&[0xaf, 1, 7]);
+        let unit = Parser::new().parse(MediaKind::Audio, 0, &body).unwrap();
+        let pkt = Packet::new(MediaKind::Audio, 0x0102_0304, body, unit);
         let tag = pkt.flv_tag();
         assert_eq!(
             &tag[..],

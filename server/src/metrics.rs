@@ -15,6 +15,7 @@ pub struct Metrics {
     pub slow_viewers_disconnected: AtomicU64,
     pub refused_publishes: AtomicU64,
     pub rejected_connections: AtomicU64,
+    pub unusable_packets: AtomicU64,
 }
 
 impl Metrics {
@@ -26,7 +27,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
             (
                 "onair_connections",
                 "gauge",
@@ -86,6 +87,12 @@ impl Metrics {
                 "counter",
                 "Connections closed for protocol errors.",
                 &self.rejected_connections,
+            ),
+            (
+                "onair_unusable_packets_total",
+                "counter",
+                "Publisher packets dropped because their codec header or configuration could not be used.",
+                &self.unusable_packets,
             ),
         ];
         let mut out = String::new();

@@ -12,9 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use onair_shared::rtmp::command::encode_values;
 use onair_shared::rtmp::handshake::HANDSHAKE_RANDOM_LEN;
-use onair_shared::rtmp::media::{MediaKind, PLAY_STREAM_ID, media_message, on_metadata_payload};
+use onair_shared::rtmp::media::{PLAY_STREAM_ID, media_message};
 use onair_shared::rtmp::{RtmpError, ServerSession, SessionConfig, SessionEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -24,7 +23,7 @@ use tokio::sync::watch;
 use crate::AppState;
 use crate::auth::{AuthError, split_stream_name, valid_name};
 use crate::hub::{HubError, Protocol, Publisher, SubscribeEnd, Subscriber};
-use crate::media::{Packet, PacketKind};
+use crate::media::{MediaKind, Packet};
 
 /// The handshake and `connect` must be done within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -231,11 +230,7 @@ impl Conn {
 
     /// The packet as RTMP chunks: shared by all players on the usual stream id.
     fn chunks(&self, stream_id: u32, packet: &Packet) -> Bytes {
-        let kind = match packet.kind {
-            PacketKind::Audio => MediaKind::Audio,
-            PacketKind::Video => MediaKind::Video,
-            PacketKind::Script => MediaKind::Data,
-        };
+        let kind = packet.kind;
         if stream_id == PLAY_STREAM_ID && self.session.chunk_size() == CHUNK_SIZE {
             packet.rtmp_chunks(|p| media_message(kind, p.timestamp, &p.body, CHUNK_SIZE))
         } else {
@@ -266,21 +261,17 @@ impl Conn {
                 stream_id,
                 timestamp,
                 data,
-            } => self.push(stream_id, PacketKind::Audio, timestamp, data)?,
+            } => self.push(stream_id, MediaKind::Audio, timestamp, data)?,
             SessionEvent::Video {
                 stream_id,
                 timestamp,
                 data,
-            } => self.push(stream_id, PacketKind::Video, timestamp, data)?,
-            SessionEvent::Metadata { stream_id, values } => self.push(
+            } => self.push(stream_id, MediaKind::Video, timestamp, data)?,
+            SessionEvent::Script {
                 stream_id,
-                PacketKind::Script,
-                0,
-                on_metadata_payload(&values),
-            )?,
-            SessionEvent::Data { stream_id, values } => {
-                self.push(stream_id, PacketKind::Script, 0, encode_values(&values))?
-            }
+                timestamp,
+                data,
+            } => self.push(stream_id, MediaKind::Script, timestamp, data)?,
             SessionEvent::Unpublish { stream_id } => {
                 if let Some((id, publisher)) = self.publisher.take() {
                     if id == stream_id {
@@ -374,7 +365,7 @@ impl Conn {
     fn push(
         &mut self,
         stream_id: u32,
-        kind: PacketKind,
+        kind: MediaKind,
         timestamp: u32,
         body: Bytes,
     ) -> Result<(), ConnError> {

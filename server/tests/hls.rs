@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
-use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, Tag, TagKind};
+use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, MediaKind, Tag};
 use support::TestServer;
 use support::media::{make_clip, probe, push, require_ffmpeg, wait_child};
 
@@ -286,7 +286,7 @@ fn make_opus_flv(dir: &Path, seconds: u32) -> Bytes {
     demuxer.push(&std::fs::read(&video).unwrap());
     while let Some(event) = demuxer.next_event().unwrap() {
         if let DemuxEvent::Tag(tag) = event
-            && tag.kind == TagKind::Video
+            && tag.kind == MediaKind::Video
         {
             tags.push(tag);
         }
@@ -294,7 +294,7 @@ fn make_opus_flv(dir: &Path, seconds: u32) -> Bytes {
     let packets = ogg_packets(&std::fs::read(&audio).unwrap());
     assert!(packets[0].starts_with(b"OpusHead") && packets[1].starts_with(b"OpusTags"));
     let audio_tag = |timestamp: u32, packet: AudioPacket| Tag {
-        kind: TagKind::Audio,
+        kind: MediaKind::Audio,
         timestamp,
         stream_id: 0,
         data: AudioTagBody {
@@ -322,14 +322,11 @@ fn make_opus_flv(dir: &Path, seconds: u32) -> Bytes {
     out.freeze()
 }
 
+/// A sequence header, as ingest classifies it.
 fn is_config(tag: &Tag) -> bool {
-    match tag.kind {
-        TagKind::Video => tag.data.get(1) == Some(&0),
-        _ => tag
-            .data
-            .first()
-            .is_some_and(|b| b & 0x0f == 0 && b >> 4 == 9),
-    }
+    onair_shared::media::Parser::new()
+        .parse(tag.kind, tag.timestamp, &tag.data)
+        .is_ok_and(|unit| unit.config().is_some())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

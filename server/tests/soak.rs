@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, Tag, TagKind};
+use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, MediaKind, Tag};
 use support::TestServer;
 use support::media::{make_clip, rss_bytes};
 
@@ -27,9 +27,9 @@ async fn two_hours_at_20x_keep_memory_flat() {
     let mut media = Vec::new();
     while let Some(event) = demux.next_event().unwrap() {
         if let DemuxEvent::Tag(tag) = event {
-            let config = tag.data.get(1) == Some(&0) && tag.kind != TagKind::Script;
+            let config = tag.data.get(1) == Some(&0) && tag.kind != MediaKind::Script;
             match (tag.kind, config) {
-                (TagKind::Script, _) | (_, true) => configs.push(tag),
+                (MediaKind::Script, _) | (_, true) => configs.push(tag),
                 _ => media.push(tag),
             }
         }

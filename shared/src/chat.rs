@@ -1,5 +1,5 @@
 //! Chat wire types: JSON messages between a room's members and the server, internally tagged
-//! as `{"type": "...", ...}` (DESIGN.md §4), plus the limits both sides check.
+//! as `{"type": "...", ...}`, plus the limits both sides check.
 //!
 //! Only types and pure checks live here; rate limiting, fan-out and storage are the server's.
 //! Text is always carried (and must be rendered) as plain text, never as HTML.

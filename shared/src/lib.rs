@@ -1,6 +1,8 @@
 //! Sans-IO codecs and wire types shared by the onair server and the wasm client.
 //!
 //! # Layout
+//! - [`media`]: the media model: an FLV tag body / RTMP payload becomes a typed unit (config,
+//!   frame on a 64-bit timeline, script data) exactly once, here; every output reads those.
 //! - [`amf0`]: AMF0 values, encoder and decoder (RTMP commands, `onMetaData`).
 //! - [`flv`]: FLV file/tag headers, an incremental demuxer, a muxer, and the tag bodies
 //!   (legacy AVC/AAC/MP3 and Enhanced RTMP/FLV with FourCCs).
@@ -28,6 +30,7 @@ pub mod chat;
 pub mod codec;
 pub mod flv;
 pub mod fmp4;
+pub mod media;
 pub mod mp4;
 pub mod remux;
 pub mod rtmp;

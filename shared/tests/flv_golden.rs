@@ -9,7 +9,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use bytes::BytesMut;
 use onair_shared::amf0::{self, Amf0Value};
 use onair_shared::flv::{
-    DemuxEvent, Demuxer, FlvError, FlvHeader, Tag, TagKind, write_header, write_tag,
+    DemuxEvent, Demuxer, FlvError, FlvHeader, MediaKind, Tag, write_header, write_tag,
 };
 
 const AVC_AAC: &[u8] = include_bytes!("data/avc_aac_bframes.flv");
@@ -61,7 +61,7 @@ fn tags(events: &[DemuxEvent]) -> Vec<&Tag> {
         .collect()
 }
 
-fn count(events: &[DemuxEvent], kind: TagKind) -> usize {
+fn count(events: &[DemuxEvent], kind: MediaKind) -> usize {
     tags(events).iter().filter(|t| t.kind == kind).count()
 }
 
@@ -83,7 +83,7 @@ fn round_trip(bytes: &[u8]) -> Vec<DemuxEvent> {
 /// The first tag is `onMetaData`; returns its properties (via our AMF0 decoder).
 fn metadata(events: &[DemuxEvent]) -> Amf0Value {
     let first = tags(events).first().map(|t| (t.kind, t.data.clone()));
-    let Some((TagKind::Script, body)) = first else {
+    let Some((MediaKind::Script, body)) = first else {
         panic!("first tag is not script data: {first:?}");
     };
     let values = amf0::decode_all(&body);
@@ -102,7 +102,7 @@ fn metadata(events: &[DemuxEvent]) -> Amf0Value {
 fn check_video(events: &[DemuxEvent]) {
     let video: Vec<_> = tags(events)
         .into_iter()
-        .filter(|t| t.kind == TagKind::Video)
+        .filter(|t| t.kind == MediaKind::Video)
         .collect();
     // 15 frames (1 s at 15 fps) between the sequence header and the end-of-sequence tag.
     assert_eq!(video.len(), 17);
@@ -134,7 +134,7 @@ fn check_video(events: &[DemuxEvent]) {
 fn check_audio(events: &[DemuxEvent]) {
     let audio: Vec<_> = tags(events)
         .into_iter()
-        .filter(|t| t.kind == TagKind::Audio)
+        .filter(|t| t.kind == MediaKind::Audio)
         .collect();
     assert_eq!(audio.len(), 46);
     // 0xaf = AAC, 44 kHz, 16-bit, stereo flag; then 0x00 = AudioSpecificConfig.
@@ -157,7 +157,7 @@ fn avc_aac_bframes_round_trips() {
         events.first(),
         Some(&DemuxEvent::Header(FlvHeader::new(true, true)))
     );
-    assert_eq!(count(&events, TagKind::Script), 1);
+    assert_eq!(count(&events, MediaKind::Script), 1);
     check_video(&events);
     check_audio(&events);
     let meta = metadata(&events);
@@ -186,7 +186,7 @@ fn audio_only_round_trips() {
         events.first(),
         Some(&DemuxEvent::Header(FlvHeader::new(true, false)))
     );
-    assert_eq!(count(&events, TagKind::Video), 0);
+    assert_eq!(count(&events, MediaKind::Video), 0);
     check_audio(&events);
     let meta = metadata(&events);
     assert_eq!(
@@ -203,7 +203,7 @@ fn video_only_round_trips() {
         events.first(),
         Some(&DemuxEvent::Header(FlvHeader::new(false, true)))
     );
-    assert_eq!(count(&events, TagKind::Audio), 0);
+    assert_eq!(count(&events, MediaKind::Audio), 0);
     check_video(&events);
     let meta = metadata(&events);
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 use onair_shared::flv::{
-    DemuxEvent, Demuxer, FlvHeader, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_SIZE, Tag, TagKind,
+    DemuxEvent, Demuxer, FlvHeader, MediaKind, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_SIZE, Tag,
     write_header, write_tag,
 };
 use proptest::prelude::*;
@@ -15,9 +15,9 @@ const MAX_TAG: usize = 2048;
 fn tag() -> impl Strategy<Value = Tag> {
     (
         prop_oneof![
-            Just(TagKind::Audio),
-            Just(TagKind::Video),
-            Just(TagKind::Script)
+            Just(MediaKind::Audio),
+            Just(MediaKind::Video),
+            Just(MediaKind::Script)
         ],
         any::<u32>(),
         prop_oneof![Just(0u32), 0u32..0x100_0000],

@@ -7,6 +7,7 @@ mod rtmp_support;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use onair_shared::media::{Codec, MediaKind, Parser};
 use onair_shared::rtmp::SessionEvent;
 use rtmp_support::{accept, drive, flv_tags, have, new_session, spawn, write_flv_as_media};
 
@@ -71,6 +72,7 @@ fn ffmpeg_publishes() {
     let mut stream = accept(&listener, &mut ffmpeg);
     let mut session = new_session();
     let mut p = Published::default();
+    let mut parser = Parser::new();
     drive(
         &mut stream,
         &mut session,
@@ -82,14 +84,18 @@ fn ffmpeg_publishes() {
                 p.name = Some(name);
                 session.accept_publish(stream_id, out);
             }
-            SessionEvent::Metadata { values, .. } => {
-                p.metadata = values.first().and_then(|v| v.get("width")).is_some();
+            SessionEvent::Script { data, .. } => {
+                if let Ok(script) = onair_shared::media::Script::parse(&data)
+                    && let onair_shared::media::script::ScriptValue::Metadata(values) = script.value
+                {
+                    p.metadata = values.first().and_then(|v| v.get("width")).is_some();
+                }
             }
             SessionEvent::Video {
                 timestamp, data, ..
             } => {
-                // AVC (codec 7) packet type 0 is the AVCDecoderConfigurationRecord.
-                if data.len() > 1 && data[0] & 0x0F == 7 && data[1] == 0 {
+                let unit = parser.parse(MediaKind::Video, timestamp, &data).unwrap();
+                if unit.config().is_some_and(|c| c.codec == Codec::H264) {
                     p.video_sequence_header = true;
                 } else {
                     p.video.push(timestamp);
@@ -98,7 +104,8 @@ fn ffmpeg_publishes() {
             SessionEvent::Audio {
                 timestamp, data, ..
             } => {
-                if data.len() > 1 && data[0] >> 4 == 10 && data[1] == 0 {
+                let unit = parser.parse(MediaKind::Audio, timestamp, &data).unwrap();
+                if unit.config().is_some_and(|c| c.codec == Codec::Aac) {
                     p.audio_sequence_header = true;
                 } else {
                     p.audio.push(timestamp);

@@ -53,7 +53,9 @@ fn gstreamer_rtmp2sink_publishes() {
                 name = Some(n);
                 session.accept_publish(stream_id, out);
             }
-            SessionEvent::Metadata { .. } => metadata = true,
+            SessionEvent::Script { data, .. } => {
+                metadata |= onair_shared::media::Script::parse(&data).is_ok_and(|s| s.is_metadata())
+            }
             SessionEvent::Video { timestamp, .. } => video.push(timestamp),
             SessionEvent::Audio { .. } => audio += 1,
             _ => {}

@@ -12,12 +12,12 @@ use std::process::Command;
 use bytes::{Bytes, BytesMut};
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
 use onair_shared::flv::video::{VideoCodec, VideoFrameType, VideoPacket, VideoTagBody};
-use onair_shared::flv::{DemuxEvent, FlvHeader, Tag, TagKind, write_header, write_tag};
+use onair_shared::flv::{DemuxEvent, FlvHeader, MediaKind, Tag, write_header, write_tag};
 use onair_shared::webm::{AvcConverter, Demuxer, Limits, WebmEvent, opus_head};
 
 const CHROME: &[u8] = include_bytes!("data/chrome_h264_opus.webm");
 
-fn tag(kind: TagKind, timestamp_ms: i64, data: Bytes) -> Tag {
+fn tag(kind: MediaKind, timestamp_ms: i64, data: Bytes) -> Tag {
     Tag {
         kind,
         timestamp: u32::try_from(timestamp_ms).unwrap(),
@@ -61,7 +61,7 @@ fn flv_tags(with_audio: bool) -> Vec<Tag> {
                     } else if t.is_opus() && with_audio {
                         let head = opus_head(t).unwrap().to_bytes().unwrap();
                         let body = audio(AudioPacket::SequenceHeader(head));
-                        tags.push(tag(TagKind::Audio, 0, body));
+                        tags.push(tag(MediaKind::Audio, 0, body));
                     }
                 }
             }
@@ -78,7 +78,7 @@ fn flv_tags(with_audio: bool) -> Vec<Tag> {
                     if let Some(config) = sample.new_config {
                         let header = VideoPacket::SequenceHeader(config.to_bytes().unwrap());
                         let body = video(VideoFrameType::Key, header);
-                        tags.push(tag(TagKind::Video, timestamp_ms, body));
+                        tags.push(tag(MediaKind::Video, timestamp_ms, body));
                     }
                     let frame_type = if keyframe {
                         VideoFrameType::Key
@@ -89,11 +89,15 @@ fn flv_tags(with_audio: bool) -> Vec<Tag> {
                         cts: 0,
                         data: sample.data,
                     };
-                    tags.push(tag(TagKind::Video, timestamp_ms, video(frame_type, packet)));
+                    tags.push(tag(
+                        MediaKind::Video,
+                        timestamp_ms,
+                        video(frame_type, packet),
+                    ));
                 }
                 _ if with_audio => {
                     let body = audio(AudioPacket::Frame(data));
-                    tags.push(tag(TagKind::Audio, timestamp_ms, body));
+                    tags.push(tag(MediaKind::Audio, timestamp_ms, body));
                 }
                 _ => {}
             },
@@ -167,17 +171,17 @@ fn av_flv_demuxes_back() {
     while let Some(event) = d.next_event().unwrap() {
         let DemuxEvent::Tag(t) = event else { continue };
         match t.kind {
-            TagKind::Audio => match AudioTagBody::parse(&t.data).unwrap().packet {
+            MediaKind::Audio => match AudioTagBody::parse(&t.data).unwrap().packet {
                 AudioPacket::SequenceHeader(h) => opus_head_seen = Some(h),
                 AudioPacket::Frame(_) => audio_frames += 1,
                 AudioPacket::SequenceEnd => {}
             },
-            TagKind::Video => {
+            MediaKind::Video => {
                 if !VideoTagBody::parse(&t.data).unwrap().is_sequence_header() {
                     video_frames += 1;
                 }
             }
-            TagKind::Script => {}
+            MediaKind::Script => {}
         }
     }
     assert_eq!((audio_frames, video_frames), (50, 60));

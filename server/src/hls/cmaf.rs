@@ -1,9 +1,9 @@
-//! Codec configs (FLV sequence-header bodies) → fMP4 tracks, MPEG-TS configs, and the
+//! Codec configs (parsed once at ingest by `onair_shared::media`) → fMP4 tracks, MPEG-TS configs, and the
 //! per-track timelines the packager cuts into parts.
 
 use bytes::{Bytes, BytesMut};
-use onair_shared::codec::{AacConfig, AvcConfig};
-use onair_shared::fmp4::{self, FragmentSamples, Track, TrackConfig};
+use onair_shared::fmp4::{self, FragmentSamples, Track};
+use onair_shared::media::{Codec, Config, DecoderConfig};
 use onair_shared::remux::{RemuxError, tracks};
 use onair_shared::ts::{TsAudioConfig, TsVideoConfig};
 
@@ -25,69 +25,55 @@ pub struct AudioSetup {
 }
 
 /// Why a config cannot be packaged.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SetupError {
     #[error("{0} cannot be packaged as HLS yet (only H.264 video, AAC and Opus audio)")]
-    VideoCodec(String),
+    VideoCodec(Codec),
     #[error("{0} cannot be packaged as HLS (only AAC and Opus)")]
-    AudioCodec(String),
-    #[error("invalid codec config: {0}")]
-    Invalid(String),
+    AudioCodec(Codec),
+    #[error("{0}")]
+    Invalid(RemuxError),
 }
 
-fn setup_error(e: RemuxError, unsupported: fn(String) -> SetupError) -> SetupError {
-    match e {
-        RemuxError::Unsupported(what) => unsupported(what),
-        other => SetupError::Invalid(other.to_string()),
-    }
-}
-
-/// Parses a video sequence-header tag body (the track as the player builds it, plus the
-/// MPEG-TS config). `Ok(None)`: not a sequence header.
-pub fn video_setup(body: &Bytes) -> Result<Option<VideoSetup>, SetupError> {
-    let Some(setup) =
-        tracks::video_setup(body).map_err(|e| setup_error(e, SetupError::VideoCodec))?
-    else {
-        return Ok(None);
+/// The video track (as the player builds it) and the MPEG-TS config of a parsed config.
+pub fn video_setup(config: &Config) -> Result<VideoSetup, SetupError> {
+    let setup = tracks::setup(config).map_err(|e| match e {
+        RemuxError::Unsupported(codec) => SetupError::VideoCodec(codec),
+        other => SetupError::Invalid(other),
+    })?;
+    let Some((avc, _)) = config.avc() else {
+        return Err(SetupError::VideoCodec(config.codec));
     };
-    let TrackConfig::Avc { avcc, .. } = &setup.track.config else {
-        return Err(SetupError::VideoCodec(setup.name.into()));
-    };
-    let avc = AvcConfig::parse(avcc).map_err(|e| SetupError::Invalid(e.to_string()))?;
     let ts = TsVideoConfig {
         sps: avc.sps.clone(),
         pps: avc.pps.clone(),
         nal_length_size: avc.nal_length_size,
     };
-    Ok(Some(VideoSetup {
+    Ok(VideoSetup {
         track: setup.track,
         ts,
-    }))
+    })
 }
 
-/// Parses an audio sequence-header tag body. `Ok(None)`: not a sequence header.
-pub fn audio_setup(body: &Bytes) -> Result<Option<AudioSetup>, SetupError> {
-    let Some(setup) =
-        tracks::audio_setup(body).map_err(|e| setup_error(e, SetupError::AudioCodec))?
-    else {
-        return Ok(None);
-    };
-    let ts = match &setup.track.config {
-        TrackConfig::Aac { asc, .. } => {
-            let asc = AacConfig::parse(asc).map_err(|e| SetupError::Invalid(e.to_string()))?;
-            Some(TsAudioConfig {
-                object_type: asc.object_type,
-                sample_rate_index: asc.frequency_index,
-                channels: asc.channel_config,
-            })
-        }
+/// The audio track and, for AAC, its MPEG-TS config.
+pub fn audio_setup(config: &Config) -> Result<AudioSetup, SetupError> {
+    let setup = tracks::setup(config).map_err(|e| match e {
+        RemuxError::Unsupported(codec) => SetupError::AudioCodec(codec),
+        other => SetupError::Invalid(other),
+    })?;
+    let ts = match &config.decoder {
+        DecoderConfig::Aac(asc) => Some(TsAudioConfig {
+            object_type: asc.object_type,
+            sample_rate_index: asc.frequency_index,
+            channels: asc.channel_config,
+        }),
         _ => None,
     };
-    Ok(Some(AudioSetup {
+    Ok(AudioSetup {
         track: setup.track,
         ts,
         codec: setup.name,
-    }))
+    })
 }
 
 /// Sample durations and timelines are the player's too (`onair_shared::remux`).

@@ -17,14 +17,12 @@
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use onair_shared::flv::audio::{AudioPacket, AudioTagBody};
-use onair_shared::flv::video::{VideoPacket, VideoTagBody};
 use onair_shared::fmp4::{FragmentSamples, Track, TrackTimeline};
 
 use super::cmaf::{self, AudioSetup, SetupError, VideoSetup};
 use super::ts::TsSegmenter;
 use super::window::{Part, Window};
-use crate::media::{Packet, PacketKind};
+use crate::media::{Config, Packet, Track as MediaTrack, Unit};
 
 /// A segment with no keyframe for this many segment targets is cut anyway.
 const MAX_SEGMENT_TARGETS: i64 = 4;
@@ -68,13 +66,9 @@ pub struct Packager {
     targets: Targets,
     video: Option<VideoSetup>,
     audio: Option<AudioSetup>,
-    video_body: Option<Bytes>,
-    audio_body: Option<Bytes>,
     run: Option<Run>,
     next_init: u32,
     discontinuity: bool,
-    /// Last 32-bit timestamp and its extension to 64 bits (wrap-around).
-    clock: Option<(u32, i64)>,
     sequence: u32,
     /// Wall clock at a media time: segment dates follow the media clock from there, so
     /// they do not jitter with delivery (re-anchored at every discontinuity).
@@ -91,12 +85,9 @@ impl Packager {
             targets,
             video: None,
             audio: None,
-            video_body: None,
-            audio_body: None,
             run: None,
             next_init: 0,
             discontinuity: false,
-            clock: None,
             sequence: 0,
             anchor: None,
             shift: 0,
@@ -104,31 +95,24 @@ impl Packager {
         }
     }
 
-    /// Handles one packet from the hub.
+    /// Handles one packet from the hub. Times are the stream's 64-bit timeline, which the
+    /// hub's parser extended once for every output.
     pub fn push(&mut self, packet: &Packet, now: SystemTime, w: &mut Window) {
-        match (packet.kind, packet.config) {
-            (PacketKind::Script, _) => {}
-            (PacketKind::Video, true) => self.video_config(&packet.body, w),
-            (PacketKind::Audio, true) => self.audio_config(&packet.body, w),
-            (PacketKind::Video, false) => {
-                let Ok(tag) = VideoTagBody::parse(&packet.body) else {
-                    return;
-                };
-                let key = tag.is_keyframe();
-                if let VideoPacket::Frame { cts, data } = tag.packet {
-                    let dts = self.extend(packet.timestamp) + self.shift;
-                    self.video_frame(dts, cts, key, data, now, w);
+        match &packet.unit {
+            Unit::Config(config) => match config.track {
+                MediaTrack::Video => self.video_config(config, w),
+                MediaTrack::Audio => self.audio_config(config, w),
+            },
+            Unit::Frame(f) => {
+                let dts = f.dts + self.shift;
+                match f.track {
+                    MediaTrack::Video => {
+                        self.video_frame(dts, f.cts, f.keyframe, f.payload.clone(), now, w)
+                    }
+                    MediaTrack::Audio => self.audio_frame(dts, f.payload.clone(), now, w),
                 }
             }
-            (PacketKind::Audio, false) => {
-                let Ok(tag) = AudioTagBody::parse(&packet.body) else {
-                    return;
-                };
-                if let AudioPacket::Frame(data) = tag.packet {
-                    let dts = self.extend(packet.timestamp) + self.shift;
-                    self.audio_frame(dts, data, now, w);
-                }
-            }
+            Unit::Script(_) | Unit::Passthrough(_) => {}
         }
     }
 
@@ -138,26 +122,14 @@ impl Packager {
         w.ended = true;
     }
 
-    /// Milliseconds on a 64-bit clock that follows 32-bit wrap-around.
-    fn extend(&mut self, ts: u32) -> i64 {
-        let ext = match self.clock {
-            None => i64::from(ts),
-            Some((last, ext)) => ext + i64::from(ts.wrapping_sub(last) as i32),
-        };
-        self.clock = Some((ts, ext));
-        ext
-    }
-
-    fn video_config(&mut self, body: &Bytes, w: &mut Window) {
-        match cmaf::video_setup(body) {
-            Ok(Some(setup)) => {
+    fn video_config(&mut self, config: &Config, w: &mut Window) {
+        match cmaf::video_setup(config) {
+            Ok(setup) => {
                 let changed = self.video.as_ref() != Some(&setup);
                 self.config_arrived(changed, w);
                 self.video = Some(setup);
-                self.video_body = Some(body.clone());
                 w.cmaf_error = None;
             }
-            Ok(None) => {}
             Err(e @ SetupError::VideoCodec(_)) => {
                 self.flush(w);
                 self.run = None;
@@ -169,15 +141,13 @@ impl Packager {
         }
     }
 
-    fn audio_config(&mut self, body: &Bytes, w: &mut Window) {
-        match cmaf::audio_setup(body) {
-            Ok(Some(setup)) => {
+    fn audio_config(&mut self, config: &Config, w: &mut Window) {
+        match cmaf::audio_setup(config) {
+            Ok(setup) => {
                 let changed = self.audio.as_ref() != Some(&setup);
                 self.config_arrived(changed, w);
                 self.audio = Some(setup);
-                self.audio_body = Some(body.clone());
             }
-            Ok(None) => {}
             // Packaged without its audio rather than not at all.
             Err(e) => tracing::warn!("HLS: ignoring the audio track: {e}"),
         }

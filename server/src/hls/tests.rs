@@ -7,7 +7,8 @@ use bytes::Bytes;
 use super::packager::{Packager, Targets};
 use super::playlist;
 use super::window::Window;
-use crate::media::{Packet, PacketKind};
+use crate::media::{MediaKind, Packet};
+use onair_shared::media::Parser;
 
 /// A real x264 AVC sequence header (64x48) as an FLV video tag body.
 const AVC_CONFIG: &str = "17000000000164000affe100186764000aacd9447b011000000300100000030320f122596001000468ef8fcbfdf8f800";
@@ -19,8 +20,18 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn packet(kind: PacketKind, ms: u32, body: Vec<u8>) -> Packet {
-    Packet::new(kind, ms, Bytes::from(body))
+std::thread_local! {
+    /// One stream's parser per test (each test runs on its own thread), as the hub has.
+    static PARSER: std::cell::RefCell<Parser> = std::cell::RefCell::new(Parser::new());
+}
+
+/// A packet as the hub builds it: parsed once by the stream's parser.
+fn packet(kind: MediaKind, ms: u32, body: Vec<u8>) -> Packet {
+    let body = Bytes::from(body);
+    let unit = PARSER
+        .with(|p| p.borrow_mut().parse(kind, ms, &body))
+        .unwrap();
+    Packet::new(kind, ms, body, unit)
 }
 
 fn video(ms: u32, key: bool) -> Packet {
@@ -38,27 +49,27 @@ fn video(ms: u32, key: bool) -> Packet {
         nal,
         0x88,
     ];
-    packet(PacketKind::Video, ms, body)
+    packet(MediaKind::Video, ms, body)
 }
 
 fn aac_config(asc: [u8; 2]) -> Packet {
-    packet(PacketKind::Audio, 0, vec![0xaf, 0, asc[0], asc[1]])
+    packet(MediaKind::Audio, 0, vec![0xaf, 0, asc[0], asc[1]])
 }
 
 fn aac(ms: u32) -> Packet {
-    packet(PacketKind::Audio, ms, vec![0xaf, 1, 0x21, 0x10, 0x05])
+    packet(MediaKind::Audio, ms, vec![0xaf, 1, 0x21, 0x10, 0x05])
 }
 
 fn opus_config() -> Packet {
     let mut body = vec![0x90, b'O', b'p', b'u', b's'];
     body.extend_from_slice(b"OpusHead");
     body.extend_from_slice(&[1, 2, 0x38, 0x01, 0x80, 0xbb, 0, 0, 0, 0, 0]);
-    packet(PacketKind::Audio, 0, body)
+    packet(MediaKind::Audio, 0, body)
 }
 
 fn opus(ms: u32) -> Packet {
     packet(
-        PacketKind::Audio,
+        MediaKind::Audio,
         ms,
         vec![0x91, b'O', b'p', b'u', b's', 0xfc, 1, 2],
     )
@@ -97,7 +108,7 @@ fn feed(
 fn segments_and_parts_follow_the_targets() {
     let (mut p, mut w) = setup();
     let now = SystemTime::now();
-    p.push(&packet(PacketKind::Video, 0, hex(AVC_CONFIG)), now, &mut w);
+    p.push(&packet(MediaKind::Video, 0, hex(AVC_CONFIG)), now, &mut w);
     p.push(&aac_config([0x12, 0x10]), now, &mut w);
     feed(&mut p, &mut w, 0, 11, Some(aac));
     p.finish(&mut w);
@@ -120,7 +131,7 @@ fn segments_and_parts_follow_the_targets() {
 fn republish_and_codec_change_are_discontinuities() {
     let (mut p, mut w) = setup();
     let now = SystemTime::now();
-    let avc = || packet(PacketKind::Video, 0, hex(AVC_CONFIG));
+    let avc = || packet(MediaKind::Video, 0, hex(AVC_CONFIG));
     p.push(&avc(), now, &mut w);
     p.push(&aac_config([0x12, 0x10]), now, &mut w);
     feed(&mut p, &mut w, 0, 5, Some(aac));
@@ -166,7 +177,7 @@ fn republish_and_codec_change_are_discontinuities() {
 fn opus_is_cmaf_only_and_audio_only_streams_are_cut_on_audio() {
     let (mut p, mut w) = setup();
     let now = SystemTime::now();
-    p.push(&packet(PacketKind::Video, 0, hex(AVC_CONFIG)), now, &mut w);
+    p.push(&packet(MediaKind::Video, 0, hex(AVC_CONFIG)), now, &mut w);
     p.push(&opus_config(), now, &mut w);
     feed(&mut p, &mut w, 0, 5, Some(opus));
     assert!(w.ts_error.as_deref().is_some_and(|e| e.contains("Opus")));
@@ -185,7 +196,7 @@ fn opus_is_cmaf_only_and_audio_only_streams_are_cut_on_audio() {
 fn memory_stays_flat_over_a_long_stream() {
     let (mut p, mut w) = setup();
     let now = SystemTime::now();
-    p.push(&packet(PacketKind::Video, 0, hex(AVC_CONFIG)), now, &mut w);
+    p.push(&packet(MediaKind::Video, 0, hex(AVC_CONFIG)), now, &mut w);
     p.push(&aac_config([0x12, 0x10]), now, &mut w);
     let held = |w: &Window| -> usize {
         let parts = |ps: &[super::window::Part]| ps.iter().map(|p| p.data.len()).sum::<usize>();

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-pub use crate::media::{Packet, PacketKind};
+pub use crate::media::{MediaKind, Packet};
 use crate::metrics::Metrics;
 
 /// The protocols a viewer or publisher can use; stats are kept per protocol.

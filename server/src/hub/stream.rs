@@ -8,8 +8,9 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 
 use super::{Hub, HubConfig, HubError, Protocol, Subscriber, lock};
-use crate::media::{Packet, PacketKind};
+use crate::media::{MediaKind, Packet, Unit};
 use crate::metrics::Metrics;
+use onair_shared::media::{MediaError, Parser};
 
 /// Packets kept for new viewers of an audio-only stream (about 1 s of AAC).
 const AUDIO_ONLY_CACHE: usize = 48;
@@ -36,6 +37,11 @@ struct State {
     publisher: Option<(u64, Protocol)>,
     /// Bumped on every publisher change, so a stale grace timer knows it lost.
     generation: u64,
+    /// Tag bodies → typed units, on the stream's one 64-bit timeline (after the republish
+    /// shift, so every output sees the same times).
+    parser: Parser,
+    /// Packets ingest could not use (dropped, counted, logged now and then).
+    unusable: u64,
     metadata: Option<Arc<Packet>>,
     video_config: Option<Arc<Packet>>,
     audio_config: Option<Arc<Packet>>,
@@ -118,6 +124,8 @@ impl Stream {
                 pending: Vec::new(),
                 publisher: None,
                 generation: 0,
+                parser: Parser::new(),
+                unusable: 0,
                 metadata: None,
                 video_config: None,
                 audio_config: None,
@@ -164,7 +172,7 @@ impl Stream {
 
     /// Pushes one packet from publisher `session`. Returns false when the stream has ended
     /// (closed by the API or replaced), so the publisher should stop.
-    fn push(&self, session: u64, kind: PacketKind, timestamp: u32, body: Bytes) -> bool {
+    fn push(&self, session: u64, kind: MediaKind, timestamp: u32, body: Bytes) -> bool {
         let size = body.len();
         let mut st = lock(&self.state);
         if st.publisher.map(|p| p.0) != Some(session) {
@@ -177,29 +185,44 @@ impl Stream {
             st.ts_rebase_pending = false;
         }
         let ts = timestamp.wrapping_add(st.ts_offset);
-        let packet = Arc::new(Packet::new(kind, ts, body));
+        let unit = match st.parser.parse(kind, ts, &body) {
+            Ok(unit) => unit,
+            Err(e) => {
+                st.unusable += 1;
+                let n = st.unusable;
+                drop(st);
+                self.unusable(kind, n, &e);
+                return true;
+            }
+        };
+        // Script data goes on without an RTMP `@setDataFrame` wrapper (a slice, no copy).
+        let body = match &unit {
+            Unit::Script(script) => script.body.clone(),
+            _ => body,
+        };
+        let packet = Arc::new(Packet::new(kind, ts, body, unit));
         let out = self.bytes_out.load(Ordering::Relaxed);
-        let video_frame = kind == PacketKind::Video && !packet.config;
-        st.rate.add(Instant::now(), size, video_frame, out);
-        if kind != PacketKind::Script {
+        st.rate
+            .add(Instant::now(), size, packet.is_video_frame(), out);
+        if kind != MediaKind::Script {
             st.last_out_ts = Some(ts);
             self.newest_ts.store(u64::from(ts), Ordering::Relaxed);
         }
-        if packet.config {
-            if kind == PacketKind::Video {
-                st.video_config = Some(packet.clone());
-            } else {
-                st.audio_config = Some(packet.clone());
-            }
-        } else if kind == PacketKind::Script {
-            if is_metadata(&packet.body) {
+        if packet.is_video_config() {
+            st.video_config = Some(packet.clone());
+        } else if packet.is_audio_config() {
+            st.audio_config = Some(packet.clone());
+        } else if kind == MediaKind::Script {
+            if packet.is_metadata() {
                 st.metadata = Some(packet.clone());
             }
         } else {
             self.cache_gop(&mut st, &packet);
         }
         let flush = match st.pending.first() {
-            _ if kind != PacketKind::Audio || packet.config || st.video_config.is_none() => true,
+            _ if kind != MediaKind::Audio || packet.is_config() || st.video_config.is_none() => {
+                true
+            }
             Some(first) => ts.wrapping_sub(first.timestamp) as i32 >= MAX_BATCH_SPAN_MS,
             None => false,
         };
@@ -215,6 +238,18 @@ impl Stream {
         true
     }
 
+    /// A packet ingest cannot use is dropped alone: the stream and its viewers go on. The
+    /// log says why for the first one and then every thousandth, so a publisher sending
+    /// garbage cannot flood it.
+    fn unusable(&self, kind: MediaKind, count: u64, error: &MediaError) {
+        self.metrics
+            .unusable_packets
+            .fetch_add(1, Ordering::Relaxed);
+        if count == 1 || count.is_multiple_of(1000) {
+            tracing::warn!(stream = %self.key, ?kind, dropped = count, "dropping an unusable packet: {error}");
+        }
+    }
+
     fn cache_gop(&self, st: &mut State, packet: &Arc<Packet>) {
         if st.video_config.is_none() {
             // Audio-only: every frame is a starting point; keep about a second of it.
@@ -226,7 +261,7 @@ impl Stream {
             }
             return;
         }
-        if packet.keyframe {
+        if packet.keyframe() {
             st.gop.clear();
             st.gop_bytes = 0;
             st.gop_full = false;
@@ -352,11 +387,13 @@ impl Stream {
             video: st
                 .video_config
                 .as_ref()
-                .and_then(|p| crate::codecs::video_info(&p.body)),
+                .and_then(|p| p.config())
+                .map(|c| crate::codecs::video_info(c)),
             audio: st
                 .audio_config
                 .as_ref()
-                .and_then(|p| crate::codecs::audio_info(&p.body)),
+                .and_then(|p| p.config())
+                .map(|c| crate::codecs::audio_info(c)),
             fps: (st.rate.fps * 10.0).round() / 10.0,
             bitrate_in: st.rate.bitrate.round(),
             bitrate_out: st.rate.bitrate_out.round(),
@@ -394,12 +431,6 @@ fn flush_pending(st: &mut State) {
     }
 }
 
-/// `onMetaData` (or `@setDataFrame` + `onMetaData`) script tags are what viewers need replayed.
-fn is_metadata(body: &[u8]) -> bool {
-    let probe = &body[..body.len().min(40)];
-    probe.windows(10).any(|w| w == b"onMetaData")
-}
-
 /// The publishing side of a stream. Dropping it without [`Publisher::finish`] starts the
 /// republish grace period.
 pub struct Publisher {
@@ -410,7 +441,7 @@ pub struct Publisher {
 
 impl Publisher {
     /// Pushes one message; false means the stream is gone and the publisher should close.
-    pub fn push(&mut self, kind: PacketKind, timestamp: u32, body: Bytes) -> bool {
+    pub fn push(&mut self, kind: MediaKind, timestamp: u32, body: Bytes) -> bool {
         self.stream.push(self.session, kind, timestamp, body)
     }
 

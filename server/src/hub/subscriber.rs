@@ -10,7 +10,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::stream::Batch;
 use super::{Protocol, Stream};
-use crate::media::{Packet, PacketKind};
+use crate::media::{MediaKind, Packet};
 
 /// Why a subscription stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -140,7 +140,7 @@ impl Subscriber {
 
     /// Applies the lag policy to a live packet: `None` drops it.
     fn filter(&mut self, packet: Arc<Packet>) -> Result<Option<Arc<Packet>>, SubscribeEnd> {
-        if packet.config || packet.kind == PacketKind::Script {
+        if packet.is_config() || packet.kind == MediaKind::Script {
             self.has_video |= packet.is_video_config();
             self.has_audio |= packet.is_audio_config();
             return Ok(Some(packet));
@@ -156,7 +156,7 @@ impl Subscriber {
             self.skip()?;
         }
         if self.waiting_keyframe {
-            if packet.keyframe && newest.wrapping_sub(packet.timestamp) as i32 <= max_lag {
+            if packet.keyframe() && newest.wrapping_sub(packet.timestamp) as i32 <= max_lag {
                 self.waiting_keyframe = false;
             } else {
                 self.stream

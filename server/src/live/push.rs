@@ -16,7 +16,6 @@ use crate::AppState;
 use crate::auth::AuthError;
 use crate::http::ApiError;
 use crate::hub::{HubError, Protocol, Publisher};
-use crate::media::PacketKind;
 
 pub use super::hooks::TestHooks;
 
@@ -96,9 +95,7 @@ impl FlvIngest {
         self.demux.push(bytes);
         while let Some(event) = self.demux.next_event()? {
             if let DemuxEvent::Tag(tag) = event
-                && !self
-                    .publisher
-                    .push(PacketKind::from_tag(tag.kind), tag.timestamp, tag.data)
+                && !self.publisher.push(tag.kind, tag.timestamp, tag.data)
             {
                 return Err(IngestError::StreamClosed);
             }

@@ -14,15 +14,14 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use bytes::{Bytes, BytesMut};
-use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
+use onair_shared::flv::Tag;
 use onair_shared::flv::demux::{DemuxEvent, Demuxer};
-use onair_shared::flv::video::{VideoCodec, VideoPacket, VideoTagBody};
-use onair_shared::flv::{Tag, TagKind};
 use onair_shared::fmp4::{Track, TrackConfig};
+use onair_shared::media::{self, Codec, Parser, Unit};
 use onair_shared::mp4::Mp4Writer;
+use onair_shared::remux::tracks;
 
 use super::RecordError;
-use crate::hls::cmaf::{audio_setup, video_setup};
 
 /// FLV's own limit: a 24-bit data size.
 const MAX_TAG: usize = 1 << 24;
@@ -35,11 +34,12 @@ pub struct Summary {
     pub duration_s: f64,
 }
 
-/// One sample as found in the FLV: times in milliseconds.
+/// One sample as found in the FLV: times in milliseconds on the recording's 64-bit
+/// timeline (the one `onair_shared::media` extends for every output).
 #[derive(Debug, Clone, Copy)]
 struct Meta {
     video: bool,
-    ms: u32,
+    ms: i64,
     cts_ms: i32,
     size: u32,
     key: bool,
@@ -48,63 +48,47 @@ struct Meta {
 /// Picks the samples out of the tags, deterministically (both passes must agree).
 #[derive(Default)]
 struct Classifier {
+    parser: Parser,
     video: Option<Track>,
-    audio: Option<Track>,
+    /// The audio track and the codec its samples must have.
+    audio: Option<(Track, Codec)>,
 }
 
 impl Classifier {
     fn classify(&mut self, tag: &Tag) -> Option<(Meta, Bytes)> {
-        match tag.kind {
-            TagKind::Video => {
-                if let Ok(Some(setup)) = video_setup(&tag.data) {
-                    self.video.get_or_insert(setup.track);
-                    return None;
+        let frame = match self.parser.parse(tag.kind, tag.timestamp, &tag.data).ok()? {
+            Unit::Config(config) => {
+                // The first config of each track gives its sample entry.
+                if let Ok(setup) = tracks::setup(&config) {
+                    match config.track {
+                        media::Track::Video => {
+                            self.video.get_or_insert(setup.track);
+                        }
+                        media::Track::Audio => {
+                            self.audio.get_or_insert((setup.track, config.codec));
+                        }
+                    }
                 }
-                self.video.as_ref()?;
-                let body = VideoTagBody::parse(&tag.data).ok()?;
-                let key = body.is_keyframe();
-                match (body.codec, body.packet) {
-                    (VideoCodec::Avc, VideoPacket::Frame { cts, data }) => Some((
-                        Meta {
-                            video: true,
-                            ms: tag.timestamp,
-                            cts_ms: cts,
-                            size: u32::try_from(data.len()).ok()?,
-                            key,
-                        },
-                        data,
-                    )),
-                    _ => None,
-                }
+                return None;
             }
-            TagKind::Audio => {
-                if let Ok(Some(setup)) = audio_setup(&tag.data) {
-                    self.audio.get_or_insert(setup.track);
-                    return None;
-                }
-                let track = self.audio.as_ref()?;
-                let body = AudioTagBody::parse(&tag.data).ok()?;
-                let codec_matches = matches!(
-                    (body.codec, &track.config),
-                    (AudioCodec::Aac, TrackConfig::Aac { .. })
-                        | (AudioCodec::Opus, TrackConfig::Opus { .. })
-                );
-                match body.packet {
-                    AudioPacket::Frame(data) if codec_matches => Some((
-                        Meta {
-                            video: false,
-                            ms: tag.timestamp,
-                            cts_ms: 0,
-                            size: u32::try_from(data.len()).ok()?,
-                            key: true,
-                        },
-                        data,
-                    )),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
+            Unit::Frame(frame) => frame,
+            _ => return None,
+        };
+        let video = frame.track == media::Track::Video;
+        let usable = if video {
+            self.video.is_some() && frame.codec == Codec::H264
+        } else {
+            self.audio.as_ref().is_some_and(|(_, c)| *c == frame.codec)
+        };
+        usable.then_some(())?;
+        let meta = Meta {
+            video,
+            ms: frame.dts,
+            cts_ms: frame.cts,
+            size: u32::try_from(frame.payload.len()).ok()?,
+            key: frame.keyframe,
+        };
+        Some((meta, frame.payload))
     }
 }
 
@@ -154,7 +138,7 @@ pub fn convert(flv: &Path, mp4: &Path) -> Result<Summary, RecordError> {
         tracks.push(t);
         tracks.len() - 1
     });
-    let audio_index = found.audio.map(|t| {
+    let audio_index = found.audio.map(|(t, _)| {
         tracks.push(t);
         tracks.len() - 1
     });
@@ -174,7 +158,7 @@ pub fn convert(flv: &Path, mp4: &Path) -> Result<Summary, RecordError> {
         };
         let track = &tracks[index];
         let scale = u64::from(track.timescale);
-        let mut dts = u64::from(m.ms - base_ms) * scale / 1000;
+        let mut dts = u64::try_from(m.ms - base_ms).unwrap_or(0) * scale / 1000;
         if let (TrackConfig::Aac { .. }, Some(prev)) = (&track.config, last_audio) {
             // FLV rounds AAC times (1024 samples: 23.2 ms at 44.1 kHz) to whole ms; snap a
             // frame that is where the previous one ended, give or take that rounding, back
@@ -226,6 +210,6 @@ pub fn convert(flv: &Path, mp4: &Path) -> Result<Summary, RecordError> {
     let last = metas.iter().map(|m| m.ms).max().unwrap_or(base_ms);
     Ok(Summary {
         samples: metas.len(),
-        duration_s: f64::from(last - base_ms) / 1000.0,
+        duration_s: (last - base_ms) as f64 / 1000.0,
     })
 }

@@ -228,9 +228,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::flv::{TagKind, write_header, write_tag};
+    use crate::flv::{MediaKind, write_header, write_tag};
 
-    fn tag(kind: TagKind, timestamp: u32, data: &'static [u8]) -> Tag {
+    fn tag(kind: MediaKind, timestamp: u32, data: &'static [u8]) -> Tag {
         Tag {
             kind,
             timestamp,
@@ -241,10 +241,10 @@ mod tests {
 
     fn sample() -> (Vec<u8>, Vec<Tag>) {
         let tags = vec![
-            tag(TagKind::Script, 0, b"\x02\x00\x0aonMetaData\x05"),
-            tag(TagKind::Video, 0, b"\x17\x00\x00\x00\x00config"),
-            tag(TagKind::Audio, 0x1234_5678, b"\xaf\x01aac"),
-            tag(TagKind::Video, 40, b""),
+            tag(MediaKind::Script, 0, b"\x02\x00\x0aonMetaData\x05"),
+            tag(MediaKind::Video, 0, b"\x17\x00\x00\x00\x00config"),
+            tag(MediaKind::Audio, 0x1234_5678, b"\xaf\x01aac"),
+            tag(MediaKind::Video, 40, b""),
         ];
         let mut out = BytesMut::new();
         write_header(&FlvHeader::new(true, true), &mut out);
@@ -405,7 +405,7 @@ mod tests {
         let body = [0u8; 64];
         for i in 0..50u32 {
             let t = Tag {
-                kind: TagKind::Audio,
+                kind: MediaKind::Audio,
                 timestamp: i,
                 stream_id: 0,
                 data: Bytes::copy_from_slice(&body[..(i as usize * 7) % 65]),

@@ -2,7 +2,7 @@
 //!
 //! Kept apart from the demuxer and the muxer so both read and write the same layout, and
 //! so the RTMP layer (whose messages carry the same type / timestamp / body) can share
-//! [`Tag`] and [`TagKind`].
+//! [`Tag`] and [`MediaKind`].
 
 use bytes::Bytes;
 
@@ -84,43 +84,13 @@ pub(crate) fn check_signature_prefix(seen: &[u8]) -> Result<(), FlvError> {
     }
 }
 
-/// What a tag carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TagKind {
-    /// Tag type 8.
-    Audio,
-    /// Tag type 9.
-    Video,
-    /// Tag type 18: AMF0 script data such as `onMetaData`.
-    Script,
-}
-
-impl TagKind {
-    /// The tag-type byte (also the RTMP message type id of the same payload).
-    pub const fn type_id(self) -> u8 {
-        match self {
-            TagKind::Audio => 8,
-            TagKind::Video => 9,
-            TagKind::Script => 18,
-        }
-    }
-
-    /// The kind for a tag-type byte; see [`FlvError::UnknownTagType`] for why others fail.
-    pub const fn from_type_id(id: u8) -> Result<Self, FlvError> {
-        match id {
-            8 => Ok(TagKind::Audio),
-            9 => Ok(TagKind::Video),
-            18 => Ok(TagKind::Script),
-            other => Err(FlvError::UnknownTagType(other)),
-        }
-    }
-}
+pub use crate::media::MediaKind;
 
 /// One FLV tag: its kind, 32-bit millisecond timestamp (DTS), stream id and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {
     /// Audio, video or script data.
-    pub kind: TagKind,
+    pub kind: MediaKind,
     /// Decode timestamp in milliseconds (24 bits + 8 extended bits on the wire; wraps).
     pub timestamp: u32,
     /// Stream id, 24 bits on the wire and always 0 in practice; the muxer writes the low
@@ -133,7 +103,7 @@ pub struct Tag {
 /// A parsed tag header; the body is not read yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TagHeader {
-    pub kind: TagKind,
+    pub kind: MediaKind,
     pub data_size: usize,
     pub timestamp: u32,
     pub stream_id: u32,
@@ -143,7 +113,7 @@ impl TagHeader {
     pub(crate) fn parse(b: &[u8; TAG_HEADER_SIZE]) -> Result<Self, FlvError> {
         let [ty, s0, s1, s2, t0, t1, t2, t_ext, i0, i1, i2] = *b;
         Ok(TagHeader {
-            kind: TagKind::from_type_id(ty)?,
+            kind: MediaKind::from_type_id(ty).ok_or(FlvError::UnknownTagType(ty))?,
             data_size: u32::from_be_bytes([0, s0, s1, s2]) as usize,
             // The extended byte holds the timestamp's upper 8 bits.
             timestamp: u32::from_be_bytes([t_ext, t0, t1, t2]),
@@ -217,7 +187,7 @@ mod tests {
         let bytes = [9, 0x00, 0x01, 0x02, 0x05, 0x06, 0x07, 0x04, 0, 0, 0];
         let h = TagHeader::parse(&bytes);
         let want = TagHeader {
-            kind: TagKind::Video,
+            kind: MediaKind::Video,
             data_size: 0x102,
             timestamp: 0x0405_0607,
             stream_id: 0,
@@ -232,9 +202,9 @@ mod tests {
 
     #[test]
     fn tag_kinds() {
-        for kind in [TagKind::Audio, TagKind::Video, TagKind::Script] {
-            assert_eq!(TagKind::from_type_id(kind.type_id()), Ok(kind));
+        for kind in [MediaKind::Audio, MediaKind::Video, MediaKind::Script] {
+            assert_eq!(MediaKind::from_type_id(kind.type_id()), Some(kind));
         }
-        assert_eq!(TagKind::from_type_id(0), Err(FlvError::UnknownTagType(0)));
+        assert_eq!(MediaKind::from_type_id(0), None);
     }
 }

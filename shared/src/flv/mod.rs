@@ -7,7 +7,7 @@
 //! "FLV" ver flags offset(9) | pts0 | type size(24) ts(24) ts_ext stream(24) data… | pts | …
 //! ```
 //!
-//! - [`header`]: [`FlvHeader`], [`Tag`], [`TagKind`] and their wire layout.
+//! - [`header`]: [`FlvHeader`], [`Tag`], [`MediaKind`] and their wire layout.
 //! - [`demux`]: [`Demuxer`], incremental: bytes in at any split, events out, tag data handed
 //!   out as `Bytes` without copying.
 //! - [`mux`]: writers appending to a caller's `BytesMut`, and [`encode_tag`] to build a tag
@@ -26,7 +26,7 @@ pub mod video;
 
 pub use demux::{DemuxEvent, Demuxer, PreviousTagSizeMismatch};
 pub use header::{
-    FLV_HEADER_SIZE, FlvHeader, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_SIZE, Tag, TagKind,
+    FLV_HEADER_SIZE, FlvHeader, MediaKind, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_SIZE, Tag,
 };
 pub use mux::{
     MAX_TAG_DATA_SIZE, encode_tag, write_header, write_tag, write_tag_header, write_tag_trailer,

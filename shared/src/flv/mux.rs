@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::FlvError;
 use super::header::{
-    FLV_HEADER_SIZE, FlvHeader, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_SIZE, Tag, TagHeader, TagKind,
+    FLV_HEADER_SIZE, FlvHeader, MediaKind, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_SIZE, Tag, TagHeader,
 };
 
 /// Largest tag data size the 24-bit size field can express.
@@ -38,7 +38,7 @@ pub fn write_tag(tag: &Tag, out: &mut BytesMut) -> Result<(), FlvError> {
 /// Appends only the 11-byte tag header for a body of `data_len` bytes, so the body can be
 /// sent from its own buffer; follow the body with [`write_tag_trailer`].
 pub fn write_tag_header(
-    kind: TagKind,
+    kind: MediaKind,
     timestamp: u32,
     stream_id: u32,
     data_len: usize,
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn tag_bytes() {
         let tag = Tag {
-            kind: TagKind::Audio,
+            kind: MediaKind::Audio,
             timestamp: 0x0102_0304,
             stream_id: 0x0100_0005, // only the low 24 bits are written
             data: Bytes::from_static(b"\xaf\x01ab"),
@@ -116,7 +116,7 @@ mod tests {
     #[test]
     fn framing_around_a_shared_payload_matches_write_tag() {
         let tag = Tag {
-            kind: TagKind::Video,
+            kind: MediaKind::Video,
             timestamp: 40,
             stream_id: 0,
             data: Bytes::from_static(b"\x17\x01\x00\x00\x00payload"),
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn oversize_tag_is_an_error_and_writes_nothing() {
         let tag = Tag {
-            kind: TagKind::Video,
+            kind: MediaKind::Video,
             timestamp: 0,
             stream_id: 0,
             data: Bytes::from(vec![0u8; MAX_TAG_DATA_SIZE + 1]),

@@ -1,16 +1,17 @@
 //! The capture wall clock carried in the stream, for glass-to-glass latency.
 //!
+//! Reading a stamp is [`crate::media::Script`]'s job, done once per tag at ingest.
+//!
 //! A studio sends, right before a video frame and with that frame's FLV timestamp, a script
 //! tag `onFI` (Adobe's "frame info": `sd` date and `st` time strings) to which onair adds
 //! `wallclock`, the capture time in ms since the Unix epoch as a number, because the
 //! strings carry neither a time zone nor sub-millisecond precision reliably.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::amf0::{self, Amf0Value};
 
-/// The script tag name.
-pub const ON_FI: &str = "onFI";
+pub use crate::media::script::ON_FI;
 
 /// A frame's media time and the wall-clock time it was captured at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,20 +20,6 @@ pub struct ClockStamp {
     pub media_time: f64,
     /// Capture time, ms since the Unix epoch.
     pub wallclock_ms: f64,
-}
-
-/// The capture wall clock of an `onFI` script tag body; `None` for any other tag or one
-/// without a usable `wallclock`.
-pub fn parse_on_fi(body: &Bytes) -> Option<f64> {
-    let mut rest: &[u8] = body;
-    match amf0::decode_value(&mut rest).ok()? {
-        Amf0Value::String(name) if name == ON_FI => {}
-        _ => return None,
-    }
-    let info = amf0::decode_value(&mut rest).ok()?;
-    info.get("wallclock")?
-        .as_number()
-        .filter(|ms| ms.is_finite() && *ms > 0.0)
 }
 
 /// Appends an `onFI` script tag body for a frame captured at `wallclock_ms`.
@@ -93,6 +80,12 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use bytes::Bytes;
+
+    /// What ingest reads from a stamp ([`crate::media::Script`]).
+    fn parse_on_fi(body: &Bytes) -> Option<f64> {
+        crate::media::Script::parse(body).ok()?.wallclock_ms()
+    }
 
     #[test]
     fn round_trip_and_strings() {

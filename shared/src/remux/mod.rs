@@ -20,10 +20,9 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::flv::audio::{AudioPacket, AudioTagBody};
-use crate::flv::video::{VideoPacket, VideoTagBody};
-use crate::flv::{DemuxEvent, Demuxer, FlvError, TagKind};
+use crate::flv::{DemuxEvent, Demuxer, FlvError};
 use crate::fmp4::{self, Fmp4Error, FragmentSamples, TrackFragment, TrackTimeline};
+use crate::media::{Codec, Config, Frame, MediaError, Parser, Track, Unit};
 
 pub use clock::ClockStamp;
 pub use tracks::{AUDIO_TRACK, TrackSetup, VIDEO_TRACK};
@@ -38,11 +37,14 @@ pub enum RemuxError {
     #[error("FLV: {0}")]
     Flv(#[from] FlvError),
     /// A codec configuration that cannot be parsed.
-    #[error("invalid codec configuration: {0}")]
-    Invalid(String),
+    #[error("{0}")]
+    Media(#[from] MediaError),
+    /// A configuration that parses but cannot make a track (the named field is unusable).
+    #[error("invalid codec configuration: unusable {0}")]
+    InvalidTrack(&'static str),
     /// A codec MSE cannot be given here (yet).
     #[error("{0} is not supported by the player")]
-    Unsupported(String),
+    Unsupported(Codec),
     /// A fragment could not be written (a sample too large for its fields).
     #[error("fMP4: {0}")]
     Fmp4(#[from] Fmp4Error),
@@ -119,13 +121,12 @@ pub struct Remuxer {
     audio_line: Option<TrackTimeline>,
     waiting_keyframe: bool,
     sequence: u32,
-    /// The last FLV timestamp and the high bits that extend 32-bit times past a wrap.
-    last_ts: Option<u32>,
-    wraps: u64,
+    /// Tags → media units, on the one 64-bit timeline.
+    parser: Parser,
     /// Media time (s) minus source time (s) of the newest fragment, to place clock stamps.
     media_offset: f64,
     /// An `onFI` stamp (source ms, wall clock) waiting for its video frame.
-    pending_clock: Option<(u64, f64)>,
+    pending_clock: Option<(i64, f64)>,
     events: VecDeque<RemuxEvent>,
     stats: RemuxStats,
 }
@@ -144,8 +145,7 @@ impl Remuxer {
             audio_line: None,
             waiting_keyframe: true,
             sequence: 0,
-            last_ts: None,
-            wraps: 0,
+            parser: Parser::new(),
             media_offset: 0.0,
             pending_clock: None,
             events: VecDeque::new(),
@@ -161,23 +161,34 @@ impl Remuxer {
             let DemuxEvent::Tag(tag) = event else {
                 continue;
             };
-            let ms = self.extend(tag.timestamp);
-            match tag.kind {
-                TagKind::Video => self.video_tag(ms, &tag.data)?,
-                TagKind::Audio => self.audio_tag(ms, &tag.data)?,
-                TagKind::Script => {
-                    if let Some(wallclock_ms) = clock::parse_on_fi(&tag.data) {
-                        if self.video.is_some() {
-                            // Placed exactly when the stamped frame is remuxed.
-                            self.pending_clock = Some((ms, wallclock_ms));
-                        } else {
-                            self.events.push_back(RemuxEvent::Clock(ClockStamp {
-                                media_time: ms as f64 / 1000.0 + self.media_offset,
-                                wallclock_ms,
-                            }));
-                        }
+            match self.parser.parse(tag.kind, tag.timestamp, &tag.data) {
+                Ok(Unit::Config(config)) => self.config(&config)?,
+                Ok(Unit::Frame(frame)) => match frame.track {
+                    Track::Video => self.video_frame(frame)?,
+                    Track::Audio => self.audio_frame(frame)?,
+                },
+                Ok(Unit::Script(script)) => {
+                    let (Some(wallclock_ms), Some(ms)) =
+                        (script.wallclock_ms(), self.parser.last_dts())
+                    else {
+                        continue;
+                    };
+                    if self.video.is_some() {
+                        // Placed exactly when the stamped frame is remuxed.
+                        self.pending_clock = Some((ms, wallclock_ms));
+                    } else {
+                        self.events.push_back(RemuxEvent::Clock(ClockStamp {
+                            media_time: ms as f64 / 1000.0 + self.media_offset,
+                            wallclock_ms,
+                        }));
                     }
                 }
+                Ok(Unit::Passthrough(_)) => {}
+                // A broken configuration stops the stream: nothing after it decodes.
+                Err(e @ MediaError::Config { .. }) => return Err(e.into()),
+                Err(MediaError::TagBody(_)) => self.stats.skipped += 1,
+                // Script data is advisory.
+                Err(_) => {}
             }
         }
         Ok(())
@@ -208,68 +219,46 @@ impl Remuxer {
         self.audio.as_ref()
     }
 
-    /// Extends a 32-bit FLV timestamp past wrap-arounds (a jump back of more than half the
-    /// range is a wrap; smaller jumps back are left to the timelines as resets).
-    fn extend(&mut self, ts: u32) -> u64 {
-        if let Some(last) = self.last_ts
-            && ts < last
-            && last - ts > u32::MAX / 2
-        {
-            self.wraps += 1;
+    fn config(&mut self, config: &Config) -> Result<(), RemuxError> {
+        let setup = tracks::setup(config)?;
+        match config.track {
+            Track::Video => {
+                if self.video.as_ref().map(|v| &v.track) != Some(&setup.track) {
+                    self.video = Some(setup);
+                    self.need_init = true;
+                }
+            }
+            Track::Audio => {
+                if self.audio.as_ref().map(|a| &a.track) != Some(&setup.track) {
+                    // Samples of the old config go out under the old init segment.
+                    self.emit_fragment()?;
+                    self.audio = Some(setup);
+                    self.need_init = true;
+                }
+            }
         }
-        self.last_ts = Some(ts);
-        (self.wraps << 32) | u64::from(ts)
+        Ok(())
     }
 
-    fn video_tag(&mut self, ms: u64, data: &Bytes) -> Result<(), RemuxError> {
-        if let Some(setup) = tracks::video_setup(data)? {
-            if self.video.as_ref().map(|v| &v.track) != Some(&setup.track) {
-                self.video = Some(setup);
-                self.need_init = true;
-            }
-            return Ok(());
-        }
-        let Ok(body) = VideoTagBody::parse(data) else {
-            self.stats.skipped += 1;
-            return Ok(());
-        };
-        let keyframe = body.is_keyframe();
-        let VideoPacket::Frame { cts, data } = body.packet else {
-            return Ok(());
-        };
+    fn video_frame(&mut self, frame: Frame) -> Result<(), RemuxError> {
         if self.video.is_none() {
             self.stats.skipped += 1;
             return Ok(());
         }
         self.ensure_init()?;
-        if self.waiting_keyframe && !keyframe {
+        if self.waiting_keyframe && !frame.keyframe {
             self.stats.skipped += 1;
             return Ok(());
         }
         self.waiting_keyframe = false;
+        let ms = media_ms(frame.dts);
         if let Some(line) = &mut self.video_line {
-            line.push(ms, cts, keyframe, data)?;
+            line.push(ms, frame.cts, frame.keyframe, frame.payload)?;
         }
         self.emit_fragment_of(Some(ms))
     }
 
-    fn audio_tag(&mut self, ms: u64, data: &Bytes) -> Result<(), RemuxError> {
-        if let Some(setup) = tracks::audio_setup(data)? {
-            if self.audio.as_ref().map(|a| &a.track) != Some(&setup.track) {
-                // Samples of the old config go out under the old init segment.
-                self.emit_fragment()?;
-                self.audio = Some(setup);
-                self.need_init = true;
-            }
-            return Ok(());
-        }
-        let Ok(body) = AudioTagBody::parse(data) else {
-            self.stats.skipped += 1;
-            return Ok(());
-        };
-        let AudioPacket::Frame(data) = body.packet else {
-            return Ok(());
-        };
+    fn audio_frame(&mut self, frame: Frame) -> Result<(), RemuxError> {
         if self.audio.is_none() {
             self.stats.skipped += 1;
             return Ok(());
@@ -284,7 +273,7 @@ impl Remuxer {
         let Some(line) = &mut self.audio_line else {
             return Ok(());
         };
-        line.push(ms, 0, true, data)?;
+        line.push(media_ms(frame.dts), 0, true, frame.payload)?;
         let threshold = u64::from(line.timescale()) * AUDIO_ONLY_FRAGMENT_MS / 1000;
         if !has_video && line.buffered_duration() >= threshold {
             self.emit_fragment()?;
@@ -297,20 +286,17 @@ impl Remuxer {
         if !self.need_init && self.init_tracks.is_some() {
             return Ok(());
         }
-        let mut tracks = Vec::new();
-        let mut codecs = Vec::new();
-        for setup in [&self.video, &self.audio].into_iter().flatten() {
-            tracks.push(setup.track.clone());
-            codecs.push(setup.codec.as_str());
-        }
+        let tracks: Vec<_> = [&self.video, &self.audio]
+            .into_iter()
+            .flatten()
+            .map(|setup| setup.track.clone())
+            .collect();
         let mut out = BytesMut::new();
         fmp4::write_init(&tracks, &mut out)?;
-        let kind = if self.video.is_some() {
-            "video"
-        } else {
-            "audio"
-        };
-        let mime = format!("{kind}/mp4; codecs=\"{}\"", codecs.join(","));
+        // The parser's current configs are the ones the tracks were made from.
+        let video = self.parser.video_config().filter(|_| self.video.is_some());
+        let audio = self.parser.audio_config().filter(|_| self.audio.is_some());
+        let mime = crate::media::mime_type(video.map(|c| &**c), audio.map(|c| &**c));
         let now = (self.video.is_some(), self.audio.is_some());
         let tracks_changed = self.init_tracks.is_some_and(|before| before != now);
         if self.video.is_some() {
@@ -418,6 +404,12 @@ impl Remuxer {
         }));
         Ok(())
     }
+}
+
+/// A 64-bit stream time as the fragment timelines take it: a stream that starts by going
+/// back before 0 is held at 0 there (the timelines treat a step back as a reset).
+fn media_ms(dts: i64) -> u64 {
+    u64::try_from(dts).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use bytes::{Bytes, BytesMut};
 
 use super::*;
-use crate::flv::{self, FlvHeader, Tag};
+use crate::flv::{self, FlvHeader, MediaKind, Tag};
 
 const AV: &[u8] = include_bytes!("../../tests/data/avc_aac_bframes.flv");
 const AUDIO: &[u8] = include_bytes!("../../tests/data/audio_only.flv");
@@ -22,6 +22,14 @@ fn run(input: &[u8], split: usize) -> Vec<RemuxEvent> {
     r.flush().unwrap();
     out.extend(std::iter::from_fn(|| r.next_event()));
     out
+}
+
+/// The tag's video frame, as ingest parses it.
+fn video_frame(tag: &Tag) -> Option<Frame> {
+    let unit = Parser::new()
+        .parse(tag.kind, tag.timestamp, &tag.data)
+        .ok()?;
+    unit.frame().filter(|f| f.track == Track::Video).cloned()
 }
 
 fn tags(input: &[u8]) -> Vec<Tag> {
@@ -85,14 +93,7 @@ fn audio_video_golden() {
     assert!(!init[0].tracks_changed);
     assert_eq!(&init[0].data[4..8], b"ftyp");
     let frames = media(&events);
-    let video_tags = tags(AV)
-        .iter()
-        .filter(|t| t.kind == TagKind::Video)
-        .filter(|t| {
-            let body = VideoTagBody::parse(&t.data).map(|b| b.packet);
-            matches!(body, Ok(VideoPacket::Frame { .. }))
-        })
-        .count();
+    let video_tags = tags(AV).iter().filter(|t| video_frame(t).is_some()).count();
     // Every video frame is sent on (the stream starts with a keyframe), one per fragment.
     assert_eq!(
         frames
@@ -106,7 +107,10 @@ fn audio_video_golden() {
     assert!(frames.iter().filter(|m| m.keyframe).count() >= 2);
     // Audio rides with video: every AAC frame is sent (the video starts at 0 ms).
     let audio: u32 = frames.iter().map(|m| m.audio_frames).sum();
-    let audio_tags = tags(AV).iter().filter(|t| t.kind == TagKind::Audio).count();
+    let audio_tags = tags(AV)
+        .iter()
+        .filter(|t| t.kind == MediaKind::Audio)
+        .count();
     assert_eq!(audio as usize, audio_tags - 1);
     // Fragments follow each other in media time (ms timestamps, ~66.7 ms per frame).
     for pair in frames.windows(2) {
@@ -142,7 +146,7 @@ fn audio_only_and_video_only() {
     let total: u32 = frames.iter().map(|m| m.audio_frames).sum();
     let audio_tags = tags(AUDIO)
         .iter()
-        .filter(|t| t.kind == TagKind::Audio)
+        .filter(|t| t.kind == MediaKind::Audio)
         .count();
     assert_eq!(total as usize, audio_tags - 1);
 
@@ -172,12 +176,12 @@ fn config_change_reinitialises_and_waits_for_a_keyframe() {
     // A non-keyframe right after the change must be dropped, then the stream goes on.
     let delta = input
         .iter()
-        .find(|t| t.kind == TagKind::Video && t.data[0] >> 4 == 2)
+        .find(|t| video_frame(t).is_some_and(|f| !f.keyframe))
         .unwrap()
         .clone();
     let key = input
         .iter()
-        .find(|t| t.kind == TagKind::Video && t.data[0] == 0x17 && t.data[1] == 1)
+        .find(|t| video_frame(t).is_some_and(|f| f.keyframe))
         .unwrap()
         .clone();
     for (i, mut t) in [
@@ -219,7 +223,7 @@ fn a_track_appearing_later_needs_a_new_media_source() {
     let last = video.last().unwrap().timestamp;
     for mut t in audio
         .into_iter()
-        .filter(|t| t.kind == TagKind::Audio)
+        .filter(|t| t.kind == MediaKind::Audio)
         .take(5)
     {
         t.timestamp += last;
@@ -227,7 +231,7 @@ fn a_track_appearing_later_needs_a_new_media_source() {
     }
     let key = video
         .iter()
-        .find(|t| t.kind == TagKind::Video && t.data[0] == 0x17 && t.data[1] == 1)
+        .find(|t| video_frame(t).is_some_and(|f| f.keyframe))
         .unwrap();
     input.push(Tag {
         timestamp: last + 200,
@@ -245,7 +249,7 @@ fn clock_stamps_map_to_media_time() {
     let mut input = tags(VIDEO);
     let frame = input
         .iter()
-        .position(|t| t.kind == TagKind::Video && t.data[1] == 1 && t.timestamp > 300)
+        .position(|t| t.kind == MediaKind::Video && t.data[1] == 1 && t.timestamp > 300)
         .unwrap();
     let ts = input[frame].timestamp;
     let mut body = BytesMut::new();
@@ -253,7 +257,7 @@ fn clock_stamps_map_to_media_time() {
     input.insert(
         frame,
         Tag {
-            kind: TagKind::Script,
+            kind: MediaKind::Script,
             timestamp: ts,
             stream_id: 0,
             data: body.freeze(),
@@ -288,7 +292,7 @@ fn garbage_is_an_error_and_bad_frames_are_skipped() {
     input.insert(
         at,
         Tag {
-            kind: TagKind::Video,
+            kind: MediaKind::Video,
             timestamp: input[at].timestamp,
             stream_id: 0,
             data: Bytes::new(),
@@ -297,7 +301,7 @@ fn garbage_is_an_error_and_bad_frames_are_skipped() {
     input.insert(
         at,
         Tag {
-            kind: TagKind::Audio,
+            kind: MediaKind::Audio,
             timestamp: input[at].timestamp,
             stream_id: 0,
             data: Bytes::from_static(&[0xaf, 1]),
@@ -310,7 +314,7 @@ fn garbage_is_an_error_and_bad_frames_are_skipped() {
 
     // A broken sequence header is an error the player can show.
     let bad = Tag {
-        kind: TagKind::Video,
+        kind: MediaKind::Video,
         timestamp: 0,
         stream_id: 0,
         data: Bytes::from_static(&[0x17, 0, 0, 0, 0, 9]),
@@ -318,16 +322,19 @@ fn garbage_is_an_error_and_bad_frames_are_skipped() {
     let mut r = Remuxer::new(1 << 20);
     assert!(matches!(
         r.push(&stream(&[bad])),
-        Err(RemuxError::Invalid(_))
+        Err(RemuxError::Media(MediaError::Config { .. }))
     ));
     let hevc = Tag {
-        kind: TagKind::Video,
+        kind: MediaKind::Video,
         timestamp: 0,
         stream_id: 0,
         data: Bytes::from_static(&[0x1c, 0, 0, 0, 0, 1]),
     };
     let mut r = Remuxer::new(1 << 20);
-    assert!(r.push(&stream(&[hevc])).is_err());
+    assert_eq!(
+        r.push(&stream(&[hevc])),
+        Err(RemuxError::Unsupported(Codec::Hevc))
+    );
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,16 +1,12 @@
-//! FLV sequence headers → fMP4 [`Track`]s and the codec strings MSE asks for.
+//! Decoder configurations ([`Config`]) → fMP4 [`Track`]s and the codec strings MSE asks for.
 //!
-//! The server's CMAF packager and the browser player both start from the FLV sequence
-//! header bodies, so the mapping lives here once.
+//! The server's CMAF packager, the MP4 recorder and the browser player all start from the
+//! configs `media` parsed at ingest, so the mapping lives here once.
 
-use bytes::Bytes;
-
-use crate::codec::{AacConfig, AvcConfig, OpusHead};
-use crate::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
-use crate::flv::video::{VideoCodec, VideoPacket, VideoTagBody};
 use crate::fmp4::{OPUS_TIMESCALE, Track, TrackConfig, TrackTimeline, VIDEO_TIMESCALE};
 
 use super::RemuxError;
+use crate::media::{Config, DecoderConfig};
 
 /// Track id of the video track in every init segment.
 pub const VIDEO_TRACK: u32 = 1;
@@ -28,89 +24,52 @@ pub struct TrackSetup {
     pub name: &'static str,
 }
 
-/// Parses a video tag body. `Ok(None)`: not a sequence header.
-pub fn video_setup(body: &Bytes) -> Result<Option<TrackSetup>, RemuxError> {
-    // An unparsable body is a bad frame (skipped by the caller), not a config error.
-    let Ok(tag) = VideoTagBody::parse(body) else {
-        return Ok(None);
+/// The fMP4 track for a stream's decoder configuration (parsed once, at ingest).
+pub fn setup(config: &Config) -> Result<TrackSetup, RemuxError> {
+    let codec = config.codec_string.clone().unwrap_or_default();
+    let name = config.codec.display_name();
+    let (id, timescale, track_config) = match &config.decoder {
+        DecoderConfig::Avc { avcc, sps } => {
+            if !(1..=4).contains(&avcc.nal_length_size) {
+                return Err(RemuxError::InvalidTrack("AVC NAL length size"));
+            }
+            let sps = sps.as_ref().ok_or(RemuxError::InvalidTrack("H.264 SPS"))?;
+            let side = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+            let avc = TrackConfig::Avc {
+                avcc: config.record.clone(),
+                width: side(sps.width),
+                height: side(sps.height),
+            };
+            (VIDEO_TRACK, VIDEO_TIMESCALE, avc)
+        }
+        DecoderConfig::Aac(asc) => {
+            let aac = TrackConfig::Aac {
+                sample_rate: asc.output_sample_rate(),
+                channels: u16::from(asc.channel_count().unwrap_or(2)),
+                asc: config.record.clone(),
+            };
+            (AUDIO_TRACK, asc.sample_rate.max(1), aac)
+        }
+        DecoderConfig::Opus(head) => {
+            let opus = TrackConfig::Opus {
+                channels: head.channels,
+                pre_skip: head.pre_skip,
+                input_sample_rate: head.input_sample_rate,
+                output_gain: head.output_gain,
+            };
+            (AUDIO_TRACK, OPUS_TIMESCALE, opus)
+        }
+        DecoderConfig::Opaque => return Err(RemuxError::Unsupported(config.codec)),
     };
-    let VideoPacket::SequenceHeader(config) = tag.packet else {
-        return Ok(None);
-    };
-    match tag.codec {
-        VideoCodec::Avc => {}
-        VideoCodec::Hevc => return Err(RemuxError::Unsupported("HEVC video".into())),
-        VideoCodec::Av1 => return Err(RemuxError::Unsupported("AV1 video".into())),
-    }
-    let avc = AvcConfig::parse(&config).map_err(|e| RemuxError::Invalid(e.to_string()))?;
-    if !(1..=4).contains(&avc.nal_length_size) {
-        return Err(RemuxError::Invalid(format!(
-            "NAL length size {}",
-            avc.nal_length_size
-        )));
-    }
-    let sps = avc
-        .parse_sps()
-        .map_err(|e| RemuxError::Invalid(e.to_string()))?;
-    Ok(Some(TrackSetup {
-        codec: avc.codec_string(),
-        name: "H.264",
+    Ok(TrackSetup {
+        codec,
+        name,
         track: Track {
-            id: VIDEO_TRACK,
-            timescale: VIDEO_TIMESCALE,
-            config: TrackConfig::Avc {
-                avcc: config,
-                width: u16::try_from(sps.width).unwrap_or(u16::MAX),
-                height: u16::try_from(sps.height).unwrap_or(u16::MAX),
-            },
+            id,
+            timescale,
+            config: track_config,
         },
-    }))
-}
-
-/// Parses an audio tag body. `Ok(None)`: not a sequence header.
-pub fn audio_setup(body: &Bytes) -> Result<Option<TrackSetup>, RemuxError> {
-    let Ok(tag) = AudioTagBody::parse(body) else {
-        return Ok(None);
-    };
-    let AudioPacket::SequenceHeader(config) = tag.packet else {
-        return Ok(None);
-    };
-    match tag.codec {
-        AudioCodec::Aac => {
-            let asc = AacConfig::parse(&config).map_err(|e| RemuxError::Invalid(e.to_string()))?;
-            Ok(Some(TrackSetup {
-                codec: asc.codec_string(),
-                name: "AAC",
-                track: Track {
-                    id: AUDIO_TRACK,
-                    timescale: asc.sample_rate.max(1),
-                    config: TrackConfig::Aac {
-                        sample_rate: asc.output_sample_rate(),
-                        channels: u16::from(asc.channel_count().unwrap_or(2)),
-                        asc: config,
-                    },
-                },
-            }))
-        }
-        AudioCodec::Opus => {
-            let head = OpusHead::parse(&config).map_err(|e| RemuxError::Invalid(e.to_string()))?;
-            Ok(Some(TrackSetup {
-                codec: "opus".into(),
-                name: "Opus",
-                track: Track {
-                    id: AUDIO_TRACK,
-                    timescale: OPUS_TIMESCALE,
-                    config: TrackConfig::Opus {
-                        channels: head.channels,
-                        pre_skip: head.pre_skip,
-                        input_sample_rate: head.input_sample_rate,
-                        output_gain: head.output_gain,
-                    },
-                },
-            }))
-        }
-        other => Err(RemuxError::Unsupported(format!("{other:?} audio"))),
-    }
+    })
 }
 
 /// The default duration (ticks) of a sample of `track` whose duration cannot be known yet.

@@ -8,9 +8,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::message::msg_type;
 use super::writer::{MessageHeader, chunked_len, write_message};
-use crate::amf0::{Amf0Value, encode_all};
+pub use crate::media::MediaKind;
 
 /// The message stream id of play sessions (what `createStream` returns first).
 pub const PLAY_STREAM_ID: u32 = 1;
@@ -21,46 +20,23 @@ pub const CSID_DATA: u32 = 5;
 /// Chunk stream id for video messages.
 pub const CSID_VIDEO: u32 = 6;
 
-/// What a media message carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaKind {
-    /// An FLV audio tag body (message type 8).
-    Audio,
-    /// An FLV video tag body (message type 9).
-    Video,
-    /// An AMF0 data message such as `onMetaData` (message type 18).
-    Data,
-}
-
-impl MediaKind {
-    /// The message type id.
-    pub fn type_id(self) -> u8 {
-        match self {
-            Self::Audio => msg_type::AUDIO,
-            Self::Video => msg_type::VIDEO,
-            Self::Data => msg_type::DATA_AMF0,
-        }
-    }
-
-    /// The chunk stream id we send this kind on.
-    pub fn csid(self) -> u32 {
-        match self {
-            Self::Audio => CSID_AUDIO,
-            Self::Video => CSID_VIDEO,
-            Self::Data => CSID_DATA,
-        }
-    }
-
-    fn header(self, stream_id: u32, timestamp: u32) -> MessageHeader {
-        MessageHeader {
-            csid: self.csid(),
-            timestamp,
-            type_id: self.type_id(),
-            stream_id,
-        }
+/// The chunk stream id we send media of `kind` on.
+pub fn csid(kind: MediaKind) -> u32 {
+    match kind {
+        MediaKind::Audio => CSID_AUDIO,
+        MediaKind::Video => CSID_VIDEO,
+        MediaKind::Script => CSID_DATA,
     }
 }
 
+fn header(kind: MediaKind, stream_id: u32, timestamp: u32) -> MessageHeader {
+    MessageHeader {
+        csid: csid(kind),
+        timestamp,
+        type_id: kind.type_id(),
+        stream_id,
+    }
+}
 /// Appends one self-contained chunked media message (type-0 header, type-3 continuations).
 pub fn write_media_message(
     out: &mut BytesMut,
@@ -70,25 +46,20 @@ pub fn write_media_message(
     payload: &[u8],
     chunk_size: u32,
 ) {
-    write_message(out, &kind.header(stream_id, timestamp), payload, chunk_size);
+    write_message(
+        out,
+        &header(kind, stream_id, timestamp),
+        payload,
+        chunk_size,
+    );
 }
 
 /// One chunked media message on [`PLAY_STREAM_ID`], ready to be shared by every viewer
 /// that uses `chunk_size`.
 pub fn media_message(kind: MediaKind, timestamp: u32, payload: &[u8], chunk_size: u32) -> Bytes {
-    let header = kind.header(PLAY_STREAM_ID, timestamp);
+    let header = header(kind, PLAY_STREAM_ID, timestamp);
     let mut out = BytesMut::with_capacity(chunked_len(&header, payload.len(), chunk_size));
     write_message(&mut out, &header, payload, chunk_size);
-    out.freeze()
-}
-
-/// The body of an `onMetaData` data message for players: `"onMetaData", values…`.
-/// `values` is what follows the name (normally one ECMA array); pass the `values` of a
-/// [`Metadata`](super::SessionEvent::Metadata) event minus its leading `"onMetaData"`.
-pub fn on_metadata_payload(values: &[Amf0Value]) -> Bytes {
-    let mut out = BytesMut::new();
-    encode_all(&[Amf0Value::String("onMetaData".into())], &mut out);
-    encode_all(values, &mut out);
     out.freeze()
 }
 
@@ -98,7 +69,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
-    use crate::amf0::decode_all;
+    use crate::amf0::{Amf0Value, decode_all, encode_all};
     use crate::rtmp::{ChunkReader, ReaderLimits};
 
     #[test]
@@ -121,15 +92,19 @@ mod tests {
 
     #[test]
     fn metadata_payload() {
-        let body = on_metadata_payload(&[Amf0Value::EcmaArray(vec![(
-            "width".into(),
-            Amf0Value::Number(320.0),
-        )])]);
+        let mut body = BytesMut::new();
+        encode_all(
+            &[
+                Amf0Value::String("onMetaData".into()),
+                Amf0Value::EcmaArray(vec![("width".into(), Amf0Value::Number(320.0))]),
+            ],
+            &mut body,
+        );
         let v = decode_all(&body).unwrap();
         assert_eq!(v[0].as_str(), Some("onMetaData"));
         assert_eq!(v[1].get("width").unwrap().as_number(), Some(320.0));
         let mut out = BytesMut::new();
-        write_media_message(&mut out, MediaKind::Data, 1, 0, &body, 128);
+        write_media_message(&mut out, MediaKind::Script, 1, 0, &body, 128);
         assert_eq!(out[0], 5);
         assert_eq!(out[7], 18);
     }

@@ -16,7 +16,7 @@ use super::handshake::{HANDSHAKE_RANDOM_LEN, Handshake};
 use super::media::CSID_DATA;
 use super::message::{CSID_COMMAND, RtmpMessage, UserControl, msg_type, read_u32};
 use super::writer::{ChunkWriter, MessageHeader};
-use crate::amf0::{Amf0Value, decode_all};
+use crate::amf0::Amf0Value;
 
 /// Per-connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,19 +72,16 @@ pub enum SessionEvent {
         /// Stream name as sent, query included.
         name: String,
     },
-    /// `onMetaData` from a publisher (sent bare or wrapped in `@setDataFrame`).
-    Metadata {
+    /// AMF0 script data from an accepted publisher (`onMetaData`, often wrapped in
+    /// `@setDataFrame`; `onTextData`, `onCuePoint`, …), as sent: interpreting it is
+    /// [`crate::media::Script`]'s job, done once at ingest.
+    Script {
         /// Message stream id.
         stream_id: u32,
-        /// The values after `onMetaData` (normally one ECMA array).
-        values: Vec<Amf0Value>,
-    },
-    /// Any other AMF0 data message from a publisher (`onTextData`, `onCuePoint`, …).
-    Data {
-        /// Message stream id.
-        stream_id: u32,
-        /// All values, name first (`@setDataFrame` stripped).
-        values: Vec<Amf0Value>,
+        /// Absolute timestamp in ms (32-bit, wrapping).
+        timestamp: u32,
+        /// The AMF0 values (an AMF3 data message's leading format byte removed).
+        data: Bytes,
     },
     /// An audio message (an FLV audio tag body) from an accepted publisher.
     Audio {
@@ -433,8 +430,13 @@ impl ServerSession {
                 ));
             }
             msg_type::DATA_AMF0 | msg_type::DATA_AMF3 if self.publishing(stream_id) => {
-                let body = strip_amf3_marker(message.type_id, &message.payload);
-                data_event(stream_id, body, events);
+                let skip = message.payload.len()
+                    - strip_amf3_marker(message.type_id, &message.payload).len();
+                events.push(SessionEvent::Script {
+                    stream_id,
+                    timestamp: message.timestamp,
+                    data: message.payload.slice(skip..),
+                });
             }
             msg_type::AGGREGATE if self.publishing(stream_id) => {
                 split_aggregate(&message, events);
@@ -476,23 +478,6 @@ fn media_event(type_id: u8, stream_id: u32, timestamp: u32, data: Bytes) -> Sess
     }
 }
 
-/// Reports a data message; undecodable ones are dropped (metadata is advisory, and an
-/// encoder's odd AMF should not end the broadcast).
-fn data_event(stream_id: u32, body: &[u8], events: &mut Vec<SessionEvent>) {
-    let Ok(mut values) = decode_all(body) else {
-        return;
-    };
-    if values.first().and_then(Amf0Value::as_str) == Some("@setDataFrame") {
-        values.remove(0);
-    }
-    if values.first().and_then(Amf0Value::as_str) == Some("onMetaData") {
-        values.remove(0);
-        events.push(SessionEvent::Metadata { stream_id, values });
-    } else if !values.is_empty() {
-        events.push(SessionEvent::Data { stream_id, values });
-    }
-}
-
 /// Splits an aggregate message (type 22): FLV-tag-like sub-messages, each followed by a
 /// 4-byte back pointer. Sub-message timestamps are rebased on the aggregate's own.
 fn split_aggregate(message: &RtmpMessage, events: &mut Vec<SessionEvent>) {
@@ -513,7 +498,11 @@ fn split_aggregate(message: &RtmpMessage, events: &mut Vec<SessionEvent>) {
             msg_type::AUDIO | msg_type::VIDEO => {
                 events.push(media_event(type_id, message.stream_id, timestamp, data));
             }
-            msg_type::DATA_AMF0 => data_event(message.stream_id, &data, events),
+            msg_type::DATA_AMF0 => events.push(SessionEvent::Script {
+                stream_id: message.stream_id,
+                timestamp,
+                data,
+            }),
             _ => {}
         }
         pos = end + 4;

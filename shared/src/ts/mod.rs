@@ -1,4 +1,4 @@
-//! MPEG-TS muxer for HLS of H.264 + AAC (the "old players" HLS variant, DESIGN.md §7).
+//! MPEG-TS muxer for HLS of H.264 + AAC (the "old players" HLS variant).
 //!
 //! A transport stream is a run of 188-byte packets, each tagged with a 13-bit PID. This
 //! muxer writes one program: the PAT (PID 0) points at the PMT ([`PMT_PID`]), which lists

@@ -1,6 +1,5 @@
 //! Test support shared by `fmp4_ffmpeg.rs` and `ts_ffmpeg.rs` (included with `#[path]`):
-//! an ffmpeg-made H.264 + AAC FLV clip, a minimal FLV tag walker (the crate's FLV demuxer
-//! is tested on its own; these tests should not depend on it), the few codec config fields
+//! an ffmpeg-made H.264 + AAC FLV clip read as ingest reads it, the few codec config fields
 //! the writers need, and ffprobe/ffmpeg runners.
 
 use std::collections::HashMap;
@@ -68,47 +67,42 @@ pub fn source_clip() -> Clip {
     parse_flv(&std::fs::read(source_flv()).unwrap())
 }
 
-/// Walks FLV tags: `[type][size:24][ts:24][ts_ext][stream:24][data][prev_size:32]`.
+/// The clip's configs and frames, read the way ingest reads them (`flv::Demuxer`, then
+/// `media::Parser`: the demuxer and the parser have tests of their own).
 pub fn parse_flv(bytes: &[u8]) -> Clip {
-    assert_eq!(&bytes[..3], b"FLV");
-    let mut pos = be(&bytes[5..9]) as usize + 4;
+    use onair_shared::flv::{DemuxEvent, Demuxer};
+    use onair_shared::media::{Codec, Parser, Track, Unit};
+    let mut demux = Demuxer::new(1 << 24);
+    demux.push(bytes);
+    let mut parser = Parser::new();
     let mut clip = Clip {
         avcc: Vec::new(),
         asc: Vec::new(),
         frames: Vec::new(),
     };
-    while pos + 11 <= bytes.len() {
-        let kind = bytes[pos] & 0x1f;
-        let size = be(&bytes[pos + 1..pos + 4]) as usize;
-        let ts = be(&bytes[pos + 4..pos + 7]) | u32::from(bytes[pos + 7]) << 24;
-        let data = &bytes[pos + 11..pos + 11 + size];
-        pos += 11 + size + 4;
-        match kind {
-            9 => {
-                assert_eq!(data[0] & 0x0f, 7, "AVC");
-                // Composition time: signed 24-bit.
-                let cts = ((be(&data[2..5]) << 8) as i32) >> 8;
-                match data[1] {
-                    0 => clip.avcc = data[5..].to_vec(),
-                    1 => clip.frames.push(Media::Video {
-                        dts: ts,
-                        cts,
-                        keyframe: data[0] >> 4 == 1,
-                        data: data[5..].to_vec(),
-                    }),
-                    _ => {}
+    while let Some(event) = demux.next_event().unwrap() {
+        let DemuxEvent::Tag(tag) = event else {
+            continue;
+        };
+        let ts = tag.timestamp;
+        match parser.parse(tag.kind, ts, &tag.data).unwrap() {
+            Unit::Config(c) => {
+                assert!(matches!(c.codec, Codec::H264 | Codec::Aac), "{:?}", c.codec);
+                match c.track {
+                    Track::Video => clip.avcc = c.record.to_vec(),
+                    Track::Audio => clip.asc = c.record.to_vec(),
                 }
             }
-            8 => {
-                assert_eq!(data[0] >> 4, 10, "AAC");
-                match data[1] {
-                    0 => clip.asc = data[2..].to_vec(),
-                    _ => clip.frames.push(Media::Audio {
-                        ts,
-                        data: data[2..].to_vec(),
-                    }),
-                }
-            }
+            Unit::Frame(f) if f.track == Track::Video => clip.frames.push(Media::Video {
+                dts: ts,
+                cts: f.cts,
+                keyframe: f.keyframe,
+                data: f.payload.to_vec(),
+            }),
+            Unit::Frame(f) => clip.frames.push(Media::Audio {
+                ts,
+                data: f.payload.to_vec(),
+            }),
             _ => {}
         }
     }

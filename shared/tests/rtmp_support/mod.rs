@@ -125,7 +125,7 @@ pub fn write_flv_as_media(flv: &[u8], chunk_size: u32, out: &mut BytesMut) {
         let kind = match tag_type {
             8 => MediaKind::Audio,
             9 => MediaKind::Video,
-            _ => MediaKind::Data,
+            _ => MediaKind::Script,
         };
         out.extend_from_slice(&media_message(kind, ts, &body, chunk_size));
     }

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use onair_shared::codec::OpusHead;
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
 use onair_shared::flv::video::{VideoCodec, VideoFrameType, VideoPacket, VideoTagBody};
-use onair_shared::flv::{FlvError, FlvHeader, Tag, TagKind, encode_tag, write_header};
+use onair_shared::flv::{FlvError, FlvHeader, MediaKind, Tag, encode_tag, write_header};
 use onair_shared::remux::clock::write_on_fi;
 
 /// The FLV file header and `PreviousTagSize0`, the first bytes of every socket.
@@ -22,7 +22,7 @@ pub fn file_header() -> Vec<u8> {
     out.to_vec()
 }
 
-fn tag(kind: TagKind, timestamp: u32, data: impl Into<Vec<u8>>) -> Result<Vec<u8>, FlvError> {
+fn tag(kind: MediaKind, timestamp: u32, data: impl Into<Vec<u8>>) -> Result<Vec<u8>, FlvError> {
     let tag = Tag {
         kind,
         timestamp,
@@ -40,7 +40,7 @@ pub fn avc_config(avcc: Vec<u8>, timestamp: u32) -> Result<Vec<u8>, FlvError> {
         enhanced: false,
         packet: VideoPacket::SequenceHeader(avcc.into()),
     };
-    tag(TagKind::Video, timestamp, body.to_bytes().to_vec())
+    tag(MediaKind::Video, timestamp, body.to_bytes().to_vec())
 }
 
 /// One encoded H.264 access unit (AVCC, length-prefixed NALs). No B-frames, so cts is 0.
@@ -58,7 +58,7 @@ pub fn avc_frame(data: Vec<u8>, keyframe: bool, timestamp: u32) -> Result<Vec<u8
             data: data.into(),
         },
     };
-    tag(TagKind::Video, timestamp, body.to_bytes().to_vec())
+    tag(MediaKind::Video, timestamp, body.to_bytes().to_vec())
 }
 
 /// Which audio codec the encoder produced; AAC travels as legacy FLV, Opus as Enhanced FLV.
@@ -99,13 +99,13 @@ impl AudioKind {
 /// The audio sequence header: AudioSpecificConfig for AAC, OpusHead for Opus.
 pub fn audio_config(kind: AudioKind, config: Vec<u8>, timestamp: u32) -> Result<Vec<u8>, FlvError> {
     let body = kind.body(AudioPacket::SequenceHeader(config.into()));
-    tag(TagKind::Audio, timestamp, body.to_bytes().to_vec())
+    tag(MediaKind::Audio, timestamp, body.to_bytes().to_vec())
 }
 
 /// One encoded audio packet.
 pub fn audio_frame(kind: AudioKind, data: Vec<u8>, timestamp: u32) -> Result<Vec<u8>, FlvError> {
     let body = kind.body(AudioPacket::Frame(data.into()));
-    tag(TagKind::Audio, timestamp, body.to_bytes().to_vec())
+    tag(MediaKind::Audio, timestamp, body.to_bytes().to_vec())
 }
 
 /// An OpusHead for an encoder that gave no description. 312 samples is libopus's lookahead
@@ -127,7 +127,7 @@ pub fn is_opus_head(data: &[u8]) -> bool {
 pub fn stamp(wallclock_ms: f64, timestamp: u32) -> Result<Vec<u8>, FlvError> {
     let mut out = Default::default();
     write_on_fi(wallclock_ms, &mut out);
-    tag(TagKind::Script, timestamp, out.to_vec())
+    tag(MediaKind::Script, timestamp, out.to_vec())
 }
 
 /// Maps one track's capture timestamps (µs, on a clock of the browser's choosing: Chromium's
@@ -221,7 +221,7 @@ mod tests {
         let audio = AudioTagBody::parse(&tags[1].data).unwrap();
         assert_eq!(audio.codec, AudioCodec::Opus);
         assert!(audio.is_sequence_header());
-        assert_eq!(tags[2].kind, TagKind::Script);
+        assert_eq!(tags[2].kind, MediaKind::Script);
         assert_eq!(tags[2].timestamp, 33);
         let values = decode_all(&tags[2].data).unwrap();
         assert_eq!(values[0].as_str(), Some("onFI"));

@@ -215,10 +215,23 @@ fn publish_flow() {
     let ev = c.send(msg_type::DATA_AMF0, 1, 0, &meta);
     assert_eq!(
         ev,
-        vec![SessionEvent::Metadata {
+        vec![SessionEvent::Script {
             stream_id: 1,
-            values: vec![Amf0Value::EcmaArray(vec![("width".into(), num(320.0))])]
+            timestamp: 0,
+            data: meta.clone()
         }]
+    );
+    // What ingest makes of it: the wrapper cut off, the values typed.
+    let SessionEvent::Script { data, .. } = &ev[0] else {
+        unreachable!()
+    };
+    let script = crate::media::Script::parse(data).unwrap();
+    assert_eq!(
+        script.value,
+        crate::media::script::ScriptValue::Metadata(vec![Amf0Value::EcmaArray(vec![(
+            "width".into(),
+            num(320.0)
+        )])])
     );
     let video = vec![0x17u8; 300];
     let ev = c.send(msg_type::VIDEO, 1, 40, &video);
