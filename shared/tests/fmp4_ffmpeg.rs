@@ -7,14 +7,12 @@
 #[path = "fmp4_support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
-
 use bytes::{Bytes, BytesMut};
 use onair_shared::fmp4::{
     FragmentSamples, OPUS_TIMESCALE, Track, TrackConfig, TrackFragment, TrackTimeline,
     VIDEO_TIMESCALE, write_fragment, write_init, write_multi_fragment,
 };
-use support::{Clip, Media};
+use support::{Clip, Media, save};
 
 fn tracks(clip: &Clip) -> (Track, Track) {
     let (_, _, channels, sample_rate) = support::asc_fields(&clip.asc);
@@ -100,12 +98,6 @@ fn mux(clip: &Clip, multi_track: bool) -> Vec<u8> {
     }
     emit(video_tl.take_fragment(), audio_tl.take_fragment(), &mut out);
     out.to_vec()
-}
-
-fn save(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = support::work_dir().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 fn assert_h264_aac_file_is_valid(name: &str, multi_track: bool) {

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use onair_shared::rtmp::SessionEvent;
-use rtmp_support::{accept, drive, flv_tags, new_session, spawn, write_flv_as_media};
+use rtmp_support::{accept, drive, flv_video_tags, new_session, spawn, write_flv_as_media};
 
 fn rtmpdump_present() -> bool {
     // rtmpdump --help exits non-zero, so look for the binary on PATH instead.
@@ -43,7 +43,7 @@ fn play(extra_args: &[&str], digest: bool) {
         "/tests/data/avc_aac_bframes.flv"
     ))
     .unwrap();
-    let sent_video = flv_tags(&flv).iter().filter(|t| t.0 == 9).count();
+    let sent_video = flv_video_tags(&flv);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!(
         "rtmp://127.0.0.1:{}/live/room1",
@@ -79,7 +79,7 @@ fn play(extra_args: &[&str], digest: bool) {
     assert_eq!(played.as_deref(), Some("room1"));
     assert_eq!(session.handshake_used_digest(), digest);
     assert!(got.starts_with(b"FLV"), "no FLV written: {stderr}");
-    let video = flv_tags(&got).iter().filter(|t| t.0 == 9).count();
+    let video = flv_video_tags(&got);
     // librtmp drops video messages of ≤ 5 bytes (the AVC end-of-sequence tag).
     assert_eq!(video, sent_video - 1, "video tags written by rtmpdump");
 }

@@ -8,11 +8,9 @@
 #[path = "fmp4_support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
-
 use bytes::{Bytes, BytesMut};
 use onair_shared::ts::{TsAudioConfig, TsMuxer, TsVideoConfig};
-use support::{Clip, Media};
+use support::{Clip, Media, save};
 
 /// The clip as TS, split into segments that each start with PAT/PMT and a keyframe
 /// (the first also holds any audio before the first keyframe).
@@ -58,12 +56,6 @@ fn mux_segments(clip: &Clip) -> Vec<Vec<u8>> {
     }
     segments.push(out.to_vec());
     segments
-}
-
-fn save(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = support::work_dir().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 #[test]

@@ -1,12 +1,17 @@
 //! Test support shared by `fmp4_ffmpeg.rs` and `ts_ffmpeg.rs` (included with `#[path]`):
-//! an ffmpeg-made H.264 + AAC FLV clip, a minimal FLV tag walker (the crate's FLV demuxer
-//! is tested on its own; these tests should not depend on it), the few codec config fields
-//! the writers need, and ffprobe/ffmpeg runners.
+//! an ffmpeg-made H.264 + AAC FLV clip read into frames (its tags by the crate's FLV
+//! demuxer, `flv_support`), the few codec config fields the writers need, where the test
+//! files go, and ffprobe/ffmpeg runners.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+use onair_shared::flv::TagKind;
+
+#[path = "../flv_support/mod.rs"]
+mod flv_support;
 
 /// One media tag of the source clip, in file (decode) order.
 #[derive(Debug, Clone)]
@@ -47,6 +52,13 @@ pub fn work_dir() -> PathBuf {
     dir
 }
 
+/// Writes `bytes` to `name` in [`work_dir`]; returns the path.
+pub fn save(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = work_dir().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 /// The 4 s 320x240 30 fps H.264 (GOP 30, 2 B-frames) + AAC clip, made once per binary.
 pub fn source_flv() -> &'static Path {
     static CLIP: OnceLock<PathBuf> = OnceLock::new();
@@ -68,23 +80,17 @@ pub fn source_clip() -> Clip {
     parse_flv(&std::fs::read(source_flv()).unwrap())
 }
 
-/// Walks FLV tags: `[type][size:24][ts:24][ts_ext][stream:24][data][prev_size:32]`.
+/// The codec configs and frames of an FLV file's AVC and AAC tags.
 pub fn parse_flv(bytes: &[u8]) -> Clip {
-    assert_eq!(&bytes[..3], b"FLV");
-    let mut pos = be(&bytes[5..9]) as usize + 4;
     let mut clip = Clip {
         avcc: Vec::new(),
         asc: Vec::new(),
         frames: Vec::new(),
     };
-    while pos + 11 <= bytes.len() {
-        let kind = bytes[pos] & 0x1f;
-        let size = be(&bytes[pos + 1..pos + 4]) as usize;
-        let ts = be(&bytes[pos + 4..pos + 7]) | u32::from(bytes[pos + 7]) << 24;
-        let data = &bytes[pos + 11..pos + 11 + size];
-        pos += 11 + size + 4;
-        match kind {
-            9 => {
+    for tag in flv_support::flv_tags(bytes) {
+        let (ts, data) = (tag.timestamp, &tag.data[..]);
+        match tag.kind {
+            TagKind::Video => {
                 assert_eq!(data[0] & 0x0f, 7, "AVC");
                 // Composition time: signed 24-bit.
                 let cts = ((be(&data[2..5]) << 8) as i32) >> 8;
@@ -99,7 +105,7 @@ pub fn parse_flv(bytes: &[u8]) -> Clip {
                     _ => {}
                 }
             }
-            8 => {
+            TagKind::Audio => {
                 assert_eq!(data[0] >> 4, 10, "AAC");
                 match data[1] {
                     0 => clip.asc = data[2..].to_vec(),
