@@ -126,6 +126,37 @@ pub fn write_flv_as_media(flv: &[u8], chunk_size: u32, out: &mut BytesMut) {
     }
 }
 
+/// A listener on a free loopback port and the RTMP URL `rtmp://127.0.0.1:PORT{path}` of it.
+pub fn listen(path: &str) -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "rtmp://127.0.0.1:{}{path}",
+        listener.local_addr().unwrap().port()
+    );
+    (listener, url)
+}
+
+/// Serves a play session on `stream` until the client closes it: the play request is
+/// accepted and answered with every tag of `flv` and the stream's EOF. Returns the name
+/// the client asked to play.
+pub fn serve_flv(
+    stream: &mut TcpStream,
+    session: &mut ServerSession,
+    flv: &[u8],
+) -> Option<String> {
+    let mut played = None;
+    drive(stream, session, |session, event, out| {
+        if let SessionEvent::PlayRequested { stream_id, name } = event {
+            played = Some(name);
+            assert_eq!(stream_id, 1, "shared media bytes assume stream 1");
+            session.accept_play(stream_id, out);
+            write_flv_as_media(flv, session.chunk_size(), out);
+            session.send_stream_eof(stream_id, out);
+        }
+    });
+    played
+}
+
 /// Accepts one connection, failing if none arrives in 30 s or the client exits first.
 pub fn accept(listener: &TcpListener, child: &mut ChildGuard) -> TcpStream {
     listener.set_nonblocking(true).unwrap();
