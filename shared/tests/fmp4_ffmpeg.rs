@@ -105,14 +105,7 @@ fn assert_h264_aac_file_is_valid(name: &str, multi_track: bool) {
     assert_eq!(clip.video_count(), 120);
     let path = save(name, &mux(&clip, multi_track));
 
-    let streams = support::streams(&path);
-    assert_eq!(streams.len(), 2, "{streams:?}");
-    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
-    assert_eq!(video["codec_name"], "h264");
-    assert_eq!((&*video["width"], &*video["height"]), ("320", "240"));
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
-    assert_eq!(audio["codec_name"], "aac");
-    assert_eq!(audio["sample_rate"], "44100");
+    support::assert_source_streams(&path);
 
     assert_eq!(support::decode_errors(&path), "");
     assert_eq!(support::decoded_video_frames(&path), clip.video_count());

@@ -67,14 +67,7 @@ fn h264_aac_ts_decodes_with_source_timestamps() {
     assert_eq!(ts.len() % 188, 0);
     let path = save("whole.ts", &ts);
 
-    let streams = support::streams(&path);
-    assert_eq!(streams.len(), 2, "{streams:?}");
-    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
-    assert_eq!(video["codec_name"], "h264");
-    assert_eq!((&*video["width"], &*video["height"]), ("320", "240"));
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
-    assert_eq!(audio["codec_name"], "aac");
-    assert_eq!(audio["sample_rate"], "44100");
+    support::assert_source_streams(&path);
 
     assert_eq!(support::decode_errors(&path), "");
     let packets = support::packet_times("v:0", &path);

@@ -185,6 +185,18 @@ pub fn streams(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// ffprobe must find the source clip's two streams in `path`: H.264 320x240 and AAC 44.1 kHz.
+pub fn assert_source_streams(path: &Path) {
+    let streams = streams(path);
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!((&*video["width"], &*video["height"]), ("320", "240"));
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    assert_eq!(audio["codec_name"], "aac");
+    assert_eq!(audio["sample_rate"], "44100");
+}
+
 /// Decodes the whole file with ffmpeg; returns its stderr (empty when all is well).
 pub fn decode_errors(path: &Path) -> String {
     decode_errors_with(&[], path)
