@@ -21,6 +21,7 @@ pub mod assets;
 pub mod auth;
 pub mod codecs;
 pub mod config;
+pub mod error;
 pub mod hls;
 pub mod http;
 pub mod hub;

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
-use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, MediaKind, Tag};
+use onair_shared::flv::{self, FlvHeader, MediaKind, Tag};
 use support::TestServer;
-use support::media::{make_clip, probe, push, require_ffmpeg, wait_child};
+use support::media::{flv_tags, make_clip, probe, push, require_ffmpeg, wait_child};
 
 const PART_TARGET: Duration = Duration::from_millis(333);
 
@@ -281,16 +281,10 @@ fn make_opus_flv(dir: &Path, seconds: u32) -> Bytes {
         .success();
     assert!(ok, "ffmpeg could not make the Opus audio");
 
-    let mut tags: Vec<Tag> = Vec::new();
-    let mut demuxer = Demuxer::new(1 << 24);
-    demuxer.push(&std::fs::read(&video).unwrap());
-    while let Some(event) = demuxer.next_event().unwrap() {
-        if let DemuxEvent::Tag(tag) = event
-            && tag.kind == MediaKind::Video
-        {
-            tags.push(tag);
-        }
-    }
+    let mut tags: Vec<Tag> = flv_tags(&std::fs::read(&video).unwrap())
+        .into_iter()
+        .filter(|tag| tag.kind == MediaKind::Video)
+        .collect();
     let packets = ogg_packets(&std::fs::read(&audio).unwrap());
     assert!(packets[0].starts_with(b"OpusHead") && packets[1].starts_with(b"OpusTags"));
     let audio_tag = |timestamp: u32, packet: AudioPacket| Tag {
@@ -337,19 +331,15 @@ async fn h264_opus_stream_gives_cmaf_and_a_clear_ts_error() {
 
     // POST it paced at about twice real time, in 100 ms-of-media chunks.
     let mut chunks = Vec::new();
-    let mut demuxer = Demuxer::new(1 << 24);
-    demuxer.push(&flv);
     let mut chunk = BytesMut::new();
     flv::write_header(&FlvHeader::new(true, true), &mut chunk);
     let mut chunk_start = 0;
-    while let Some(event) = demuxer.next_event().unwrap() {
-        if let DemuxEvent::Tag(tag) = event {
-            if tag.timestamp >= chunk_start + 100 {
-                chunks.push((chunk_start, chunk.split().freeze()));
-                chunk_start = tag.timestamp;
-            }
-            flv::write_tag(&tag, &mut chunk).unwrap();
+    for tag in flv_tags(&flv) {
+        if tag.timestamp >= chunk_start + 100 {
+            chunks.push((chunk_start, chunk.split().freeze()));
+            chunk_start = tag.timestamp;
         }
+        flv::write_tag(&tag, &mut chunk).unwrap();
     }
     chunks.push((chunk_start, chunk.freeze()));
     let started = tokio::time::Instant::now();

@@ -7,14 +7,12 @@
 #[path = "fmp4_support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
-
 use bytes::{Bytes, BytesMut};
 use onair_shared::fmp4::{
     FragmentSamples, OPUS_TIMESCALE, Track, TrackConfig, TrackFragment, TrackTimeline,
     VIDEO_TIMESCALE, write_fragment, write_init, write_multi_fragment,
 };
-use support::{Clip, Media};
+use support::{Clip, Media, save};
 
 fn tracks(clip: &Clip) -> (Track, Track) {
     let (_, _, channels, sample_rate) = support::asc_fields(&clip.asc);
@@ -102,25 +100,12 @@ fn mux(clip: &Clip, multi_track: bool) -> Vec<u8> {
     out.to_vec()
 }
 
-fn save(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = support::work_dir().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
 fn assert_h264_aac_file_is_valid(name: &str, multi_track: bool) {
     let clip = support::source_clip();
     assert_eq!(clip.video_count(), 120);
     let path = save(name, &mux(&clip, multi_track));
 
-    let streams = support::streams(&path);
-    assert_eq!(streams.len(), 2, "{streams:?}");
-    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
-    assert_eq!(video["codec_name"], "h264");
-    assert_eq!((&*video["width"], &*video["height"]), ("320", "240"));
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
-    assert_eq!(audio["codec_name"], "aac");
-    assert_eq!(audio["sample_rate"], "44100");
+    support::assert_source_streams(&path);
 
     assert_eq!(support::decode_errors(&path), "");
     assert_eq!(support::decoded_video_frames(&path), clip.video_count());

@@ -4,12 +4,11 @@
 
 mod rtmp_support;
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use onair_shared::media::{Codec, MediaKind, Parser};
 use onair_shared::rtmp::SessionEvent;
-use rtmp_support::{accept, drive, flv_tags, have, new_session, spawn, write_flv_as_media};
+use rtmp_support::{accept, drive, flv_video_tags, have, listen, new_session, serve_flv, spawn};
 
 fn ffmpeg_present() -> bool {
     let ok = have("ffmpeg", "-version");
@@ -36,11 +35,7 @@ fn ffmpeg_publishes() {
     if !ffmpeg_present() {
         return;
     }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "rtmp://127.0.0.1:{}/live/room1?key=abc",
-        listener.local_addr().unwrap().port()
-    );
+    let (listener, url) = listen("/live/room1?key=abc");
     let mut ffmpeg = spawn(
         "ffmpeg",
         &[
@@ -141,13 +136,9 @@ fn ffmpeg_plays() {
         "/tests/data/avc_aac_bframes.flv"
     ))
     .unwrap();
-    assert!(flv_tags(&flv).iter().filter(|t| t.0 == 9).count() >= 15);
+    assert!(flv_video_tags(&flv) >= 15);
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "rtmp://127.0.0.1:{}/live/room1",
-        listener.local_addr().unwrap().port()
-    );
+    let (listener, url) = listen("/live/room1");
     // framecrc decodes every frame and prints one line per frame on stdout.
     let out_path = std::env::temp_dir().join(format!("onair-rtmp-play-{}.txt", std::process::id()));
     let out_arg = out_path.to_string_lossy().into_owned();
@@ -169,16 +160,7 @@ fn ffmpeg_plays() {
     );
     let mut stream = accept(&listener, &mut ffmpeg);
     let mut session = new_session();
-    let mut played = None;
-    drive(&mut stream, &mut session, |session, event, out| {
-        if let SessionEvent::PlayRequested { stream_id, name } = event {
-            played = Some(name);
-            assert_eq!(stream_id, 1, "shared media bytes assume stream 1");
-            session.accept_play(stream_id, out);
-            write_flv_as_media(&flv, session.chunk_size(), out);
-            session.send_stream_eof(stream_id, out);
-        }
-    });
+    let played = serve_flv(&mut stream, &mut session, &flv);
     let (status, stderr) = ffmpeg.wait_exit(Duration::from_secs(30));
     let frames = std::fs::read_to_string(&out_path).unwrap_or_default();
     let _ = std::fs::remove_file(&out_path);

@@ -5,11 +5,10 @@
 
 mod rtmp_support;
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use onair_shared::rtmp::SessionEvent;
-use rtmp_support::{accept, drive, have, new_session, spawn};
+use rtmp_support::{accept, drive, have, listen, new_session, serve_flv, spawn};
 
 fn gstreamer_present() -> bool {
     let ok = have("gst-inspect-1.0", "rtmp2sink")
@@ -26,11 +25,8 @@ fn gstreamer_rtmp2sink_publishes() {
     if !gstreamer_present() {
         return;
     }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let location = format!(
-        "location=rtmp://127.0.0.1:{}/live/room2?key=abc",
-        listener.local_addr().unwrap().port()
-    );
+    let (listener, url) = listen("/live/room2?key=abc");
+    let location = format!("location={url}");
     let pipeline = format!(
         "videotestsrc is-live=true num-buffers=75 ! video/x-raw,width=320,height=240,framerate=25/1 \
          ! x264enc key-int-max=25 tune=zerolatency ! h264parse ! flvmux name=mux streamable=true \
@@ -83,11 +79,8 @@ fn gstreamer_rtmp2src_plays() {
         "/tests/data/avc_aac_bframes.flv"
     ))
     .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let location = format!(
-        "location=rtmp://127.0.0.1:{}/live/room3",
-        listener.local_addr().unwrap().port()
-    );
+    let (listener, url) = listen("/live/room3");
+    let location = format!("location={url}");
     // Decode the video and count frames; the sink prints one line per buffer with -v.
     let pipeline = format!(
         "rtmp2src {location} ! flvdemux name=d d.video ! queue ! h264parse ! avdec_h264 \
@@ -98,15 +91,7 @@ fn gstreamer_rtmp2src_plays() {
     let mut gst = rtmp_support::spawn_with_stdout("gst-launch-1.0", &args);
     let mut stream = accept(&listener, &mut gst);
     let mut session = new_session();
-    let mut played = None;
-    drive(&mut stream, &mut session, |session, event, out| {
-        if let SessionEvent::PlayRequested { stream_id, name } = event {
-            played = Some(name);
-            session.accept_play(stream_id, out);
-            rtmp_support::write_flv_as_media(&flv, session.chunk_size(), out);
-            session.send_stream_eof(stream_id, out);
-        }
-    });
+    let played = serve_flv(&mut stream, &mut session, &flv);
     let (status, stdout) = gst.wait_exit_stdout(Duration::from_secs(30));
     assert!(status.success(), "gst-launch failed: {status} {stdout}");
     assert_eq!(played.as_deref(), Some("room3"));

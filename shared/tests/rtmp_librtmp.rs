@@ -6,11 +6,9 @@
 
 mod rtmp_support;
 
-use std::net::TcpListener;
 use std::time::Duration;
 
-use onair_shared::rtmp::SessionEvent;
-use rtmp_support::{accept, drive, flv_tags, new_session, spawn, write_flv_as_media};
+use rtmp_support::{accept, flv_video_tags, listen, new_session, serve_flv, spawn};
 
 fn rtmpdump_present() -> bool {
     // rtmpdump --help exits non-zero, so look for the binary on PATH instead.
@@ -43,12 +41,8 @@ fn play(extra_args: &[&str], digest: bool) {
         "/tests/data/avc_aac_bframes.flv"
     ))
     .unwrap();
-    let sent_video = flv_tags(&flv).iter().filter(|t| t.0 == 9).count();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "rtmp://127.0.0.1:{}/live/room1",
-        listener.local_addr().unwrap().port()
-    );
+    let sent_video = flv_video_tags(&flv);
+    let (listener, url) = listen("/live/room1");
     let out_path = std::env::temp_dir().join(format!(
         "onair-rtmpdump-{}-{digest}.flv",
         std::process::id()
@@ -59,15 +53,7 @@ fn play(extra_args: &[&str], digest: bool) {
     let mut rtmpdump = spawn("rtmpdump", &args);
     let mut stream = accept(&listener, &mut rtmpdump);
     let mut session = new_session();
-    let mut played = None;
-    drive(&mut stream, &mut session, |session, event, out| {
-        if let SessionEvent::PlayRequested { stream_id, name } = event {
-            played = Some(name);
-            session.accept_play(stream_id, out);
-            write_flv_as_media(&flv, session.chunk_size(), out);
-            session.send_stream_eof(stream_id, out);
-        }
-    });
+    let played = serve_flv(&mut stream, &mut session, &flv);
     let (status, stderr) = rtmpdump.wait_exit(Duration::from_secs(30));
     let got = std::fs::read(&out_path).unwrap_or_default();
     let _ = std::fs::remove_file(&out_path);
@@ -79,7 +65,7 @@ fn play(extra_args: &[&str], digest: bool) {
     assert_eq!(played.as_deref(), Some("room1"));
     assert_eq!(session.handshake_used_digest(), digest);
     assert!(got.starts_with(b"FLV"), "no FLV written: {stderr}");
-    let video = flv_tags(&got).iter().filter(|t| t.0 == 9).count();
+    let video = flv_video_tags(&got);
     // librtmp drops video messages of ≤ 5 bytes (the AVC end-of-sequence tag).
     assert_eq!(video, sent_video - 1, "video tags written by rtmpdump");
 }

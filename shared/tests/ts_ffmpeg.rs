@@ -8,11 +8,9 @@
 #[path = "fmp4_support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
-
 use bytes::{Bytes, BytesMut};
 use onair_shared::ts::{TsAudioConfig, TsMuxer, TsVideoConfig};
-use support::{Clip, Media};
+use support::{Clip, Media, save};
 
 /// The clip as TS, split into segments that each start with PAT/PMT and a keyframe
 /// (the first also holds any audio before the first keyframe).
@@ -60,12 +58,6 @@ fn mux_segments(clip: &Clip) -> Vec<Vec<u8>> {
     segments
 }
 
-fn save(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = support::work_dir().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
 #[test]
 fn h264_aac_ts_decodes_with_source_timestamps() {
     let clip = support::source_clip();
@@ -75,14 +67,7 @@ fn h264_aac_ts_decodes_with_source_timestamps() {
     assert_eq!(ts.len() % 188, 0);
     let path = save("whole.ts", &ts);
 
-    let streams = support::streams(&path);
-    assert_eq!(streams.len(), 2, "{streams:?}");
-    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
-    assert_eq!(video["codec_name"], "h264");
-    assert_eq!((&*video["width"], &*video["height"]), ("320", "240"));
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
-    assert_eq!(audio["codec_name"], "aac");
-    assert_eq!(audio["sample_rate"], "44100");
+    support::assert_source_streams(&path);
 
     assert_eq!(support::decode_errors(&path), "");
     let packets = support::packet_times("v:0", &path);

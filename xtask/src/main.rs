@@ -4,13 +4,15 @@
 //! - `main.rs`: argument dispatch and the `run` / `test` pipelines.
 //! - `tools.rs`: finding or installing what the pipelines need (wasm target, trunk,
 //!   wasm-bindgen-cli, ffmpeg, chromium, node) and running commands with clear failures.
+//! - `launcher.rs`: the one way tests and benches start `onair` (and nginx-rtmp) and stop it.
 //! - `e2e.rs`: starts a real `onair` and runs the browser tests in `e2e/` against it.
+//! - `bench/`: `cargo xtask bench fanout|chat|remux|g2g`, with one option parser.
 //!
 //! std only, so `cargo xtask` itself compiles in seconds on a fresh machine.
 
 mod bench;
-mod bench_player;
 mod e2e;
+mod launcher;
 mod tools;
 
 use std::process::ExitCode;

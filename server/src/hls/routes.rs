@@ -16,7 +16,7 @@ use super::playlist;
 use super::{HlsStream, Window};
 use crate::AppState;
 use crate::auth::valid_name;
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 /// Segment and part names are never reused (sequence numbers start at the Unix time).

@@ -1,9 +1,5 @@
 //! The HTTP/WebSocket front: `app(state)` builds the one router every HTTP feature hangs on.
 
-mod error;
-
-pub use error::ApiError;
-
 use std::sync::Arc;
 
 use axum::Json;
@@ -15,6 +11,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::AppState;
+use crate::error::ApiError;
 
 /// Builds the router: health, API, media routes, and the client app as the fallback.
 pub fn app(state: Arc<AppState>) -> Router {

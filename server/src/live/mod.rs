@@ -24,7 +24,7 @@ use axum::routing::any;
 
 use crate::AppState;
 use crate::auth::valid_name;
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 /// The app name of the HTTP URL scheme; RTMP uses the same one.
 pub const APP: &str = "live";

@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt, stream};
 
 use super::stream_key;
 use crate::AppState;
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::hub::{Protocol, SubscribeEnd, Subscriber};
 use crate::media::flv_file_header;
 

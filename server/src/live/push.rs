@@ -14,7 +14,7 @@ use onair_shared::flv::{DemuxEvent, Demuxer, FlvError};
 use super::{APP, stream_key};
 use crate::AppState;
 use crate::auth::AuthError;
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::hub::{HubError, Protocol, Publisher};
 
 pub use super::hooks::TestHooks;

@@ -21,7 +21,7 @@ use tower_http::services::ServeDir;
 use super::{recordings_dir, started_at, valid_file_name};
 use crate::AppState;
 use crate::auth::valid_name;
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{APP, RoomError, RoomView, chat};
 use crate::AppState;
-use crate::http::ApiError;
+use crate::error::ApiError;
 
 /// The rooms routes, merged into the main router.
 pub fn routes() -> Router<Arc<AppState>> {

@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::auth::{AuthError, PublishAuth};
-use crate::http::ApiError;
+use crate::error::ApiError;
 use crate::hub::Hub;
 use db::{Db, DbError, KeyCheck, Room, Status};
 

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use onair_shared::flv::{DemuxEvent, Demuxer, Tag};
+
 /// Fails loudly (not skips) when ffmpeg is missing: `cargo xtask test` installs it.
 pub fn require_ffmpeg() {
     let ok = Command::new("ffmpeg")
@@ -70,6 +72,19 @@ pub fn make_heavy_clip(dir: &Path, name: &str, seconds: u32, kbps: u32) -> PathB
     out
 }
 
+/// Every tag of a whole FLV file (or push), in order, read by the crate's FLV demuxer.
+pub fn flv_tags(bytes: &[u8]) -> Vec<Tag> {
+    let mut demuxer = Demuxer::new(1 << 24);
+    demuxer.push(bytes);
+    let mut tags = Vec::new();
+    while let Some(event) = demuxer.next_event().expect("valid FLV") {
+        if let DemuxEvent::Tag(tag) = event {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
 /// Resident memory of this process (the in-process server's), in bytes.
 pub fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -115,6 +130,17 @@ impl Probe {
     }
     pub fn audio(&self) -> Vec<&ProbePacket> {
         self.packets.iter().filter(|p| !p.video).collect()
+    }
+
+    /// What a viewer of a test clip (25 fps, see [`make_clip`]) must have received: at least
+    /// `min_frames` video frames, and [`Probe::assert_clean_live_view`] with 40 ms frames.
+    pub fn assert_watched(&self, min_frames: usize, who: &str) {
+        let frames = self.video().len();
+        assert!(
+            frames >= min_frames,
+            "{who}: only {frames} video frames (want at least {min_frames})"
+        );
+        self.assert_clean_live_view(40);
     }
 
     /// What every viewer must see: a keyframe first, strictly increasing video DTS without

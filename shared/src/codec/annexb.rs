@@ -202,13 +202,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::hex;
 
     const SPS: &str = "67640028acd940780227e5c044000003000400000300f03c60c658";
     const PPS: &str = "68ebe3cb22c0";

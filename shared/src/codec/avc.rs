@@ -247,11 +247,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Bytes {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect::<Vec<u8>>()
-            .into()
+        crate::codec::hex(s).into()
     }
 
     // The avcC ffmpeg wrote into FLV for x264 1080p High (with the trailer fd f8 f8 00)

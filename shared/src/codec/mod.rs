@@ -25,6 +25,15 @@ pub use avc::AvcConfig;
 pub use opus::OpusHead;
 pub use sps::Sps;
 
+/// Bytes from a hex string: the unit tests' records captured from real encoders.
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// Why a codec record or bitstream could not be parsed or built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {

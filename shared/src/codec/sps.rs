@@ -310,13 +310,7 @@ mod tests {
 
     use super::*;
     use crate::codec::bits::BitWriter;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::codec::hex;
 
     // SPS NAL units written by x264 (ffmpeg -f lavfi -i testsrc2=… -c:v libx264 -f h264).
     const X264_720P30_HIGH: &str = "6764001facd9405005bb0110000003001000000303c0f1831960";

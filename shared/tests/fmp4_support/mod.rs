@@ -1,11 +1,15 @@
 //! Test support shared by `fmp4_ffmpeg.rs` and `ts_ffmpeg.rs` (included with `#[path]`):
-//! an ffmpeg-made H.264 + AAC FLV clip read as ingest reads it, the few codec config fields
-//! the writers need, and ffprobe/ffmpeg runners.
+//! an ffmpeg-made H.264 + AAC FLV clip read into frames as ingest reads it (its tags by the
+//! crate's FLV demuxer, `flv_support`, then `media::Parser`), the few codec config fields the
+//! writers need, where the test files go, and ffprobe/ffmpeg runners.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+#[path = "../flv_support/mod.rs"]
+mod flv_support;
 
 /// One media tag of the source clip, in file (decode) order.
 #[derive(Debug, Clone)]
@@ -46,6 +50,13 @@ pub fn work_dir() -> PathBuf {
     dir
 }
 
+/// Writes `bytes` to `name` in [`work_dir`]; returns the path.
+pub fn save(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = work_dir().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 /// The 4 s 320x240 30 fps H.264 (GOP 30, 2 B-frames) + AAC clip, made once per binary.
 pub fn source_flv() -> &'static Path {
     static CLIP: OnceLock<PathBuf> = OnceLock::new();
@@ -67,23 +78,17 @@ pub fn source_clip() -> Clip {
     parse_flv(&std::fs::read(source_flv()).unwrap())
 }
 
-/// The clip's configs and frames, read the way ingest reads them (`flv::Demuxer`, then
-/// `media::Parser`: the demuxer and the parser have tests of their own).
+/// The clip's configs and frames, read the way ingest reads them (the crate's demuxer, then
+/// `media::Parser`: both have tests of their own).
 pub fn parse_flv(bytes: &[u8]) -> Clip {
-    use onair_shared::flv::{DemuxEvent, Demuxer};
     use onair_shared::media::{Codec, Parser, Track, Unit};
-    let mut demux = Demuxer::new(1 << 24);
-    demux.push(bytes);
     let mut parser = Parser::new();
     let mut clip = Clip {
         avcc: Vec::new(),
         asc: Vec::new(),
         frames: Vec::new(),
     };
-    while let Some(event) = demux.next_event().unwrap() {
-        let DemuxEvent::Tag(tag) = event else {
-            continue;
-        };
+    for tag in flv_support::flv_tags(bytes) {
         let ts = tag.timestamp;
         match parser.parse(tag.kind, ts, &tag.data).unwrap() {
             Unit::Config(c) => {
@@ -171,6 +176,18 @@ pub fn streams(path: &Path) -> Vec<HashMap<String, String>> {
                 .collect()
         })
         .collect()
+}
+
+/// ffprobe must find the source clip's two streams in `path`: H.264 320x240 and AAC 44.1 kHz.
+pub fn assert_source_streams(path: &Path) {
+    let streams = streams(path);
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(video["codec_name"], "h264");
+    assert_eq!((&*video["width"], &*video["height"]), ("320", "240"));
+    let audio = streams.iter().find(|s| s["codec_type"] == "audio").unwrap();
+    assert_eq!(audio["codec_name"], "aac");
+    assert_eq!(audio["sample_rate"], "44100");
 }
 
 /// Decodes the whole file with ffmpeg; returns its stderr (empty when all is well).

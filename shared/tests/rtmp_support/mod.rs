@@ -1,5 +1,6 @@
 //! Helpers for the real-client RTMP tests: a child-process guard, accepting with a
-//! deadline, and a blocking loop that drives a `ServerSession` over a `TcpStream`.
+//! deadline, FLV files as play-session media, and a blocking loop that drives a
+//! `ServerSession` over a `TcpStream`.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -7,10 +8,14 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use onair_shared::rtmp::handshake::HANDSHAKE_RANDOM_LEN;
 use onair_shared::rtmp::media::{MediaKind, media_message};
 use onair_shared::rtmp::{ServerSession, SessionConfig, SessionEvent};
+
+#[path = "../flv_support/mod.rs"]
+mod flv_support;
+use flv_support::flv_tags;
 
 /// Kills the child on drop, so a failing test does not leave encoders running.
 pub struct ChildGuard(pub Child);
@@ -99,36 +104,56 @@ pub fn spawn_with_stdout(program: &str, args: &[&str]) -> ChildGuard {
     ChildGuard(child)
 }
 
-/// FLV tags (type, timestamp, body) of a whole FLV file.
-pub fn flv_tags(data: &[u8]) -> Vec<(u8, u32, Bytes)> {
-    assert_eq!(&data[..3], b"FLV");
-    let mut pos = 9 + 4;
-    let mut tags = Vec::new();
-    while pos + 11 <= data.len() {
-        let h = &data[pos..pos + 11];
-        let size = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
-        let ts = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
-        tags.push((
-            h[0],
-            ts,
-            Bytes::copy_from_slice(&data[pos + 11..pos + 11 + size]),
-        ));
-        pos += 11 + size + 4;
-    }
-    tags
+/// The number of video tags in a whole FLV file.
+pub fn flv_video_tags(flv: &[u8]) -> usize {
+    flv_tags(flv)
+        .iter()
+        .filter(|t| t.kind == MediaKind::Video)
+        .count()
 }
 
 /// Appends every tag of an FLV file as a play-session media message, chunked the way a
 /// server shares it among viewers (built without the session).
 pub fn write_flv_as_media(flv: &[u8], chunk_size: u32, out: &mut BytesMut) {
-    for (tag_type, ts, body) in flv_tags(flv) {
-        let kind = match tag_type {
-            8 => MediaKind::Audio,
-            9 => MediaKind::Video,
-            _ => MediaKind::Script,
-        };
-        out.extend_from_slice(&media_message(kind, ts, &body, chunk_size));
+    for tag in flv_tags(flv) {
+        out.extend_from_slice(&media_message(
+            tag.kind,
+            tag.timestamp,
+            &tag.data,
+            chunk_size,
+        ));
     }
+}
+
+/// A listener on a free loopback port and the RTMP URL `rtmp://127.0.0.1:PORT{path}` of it.
+pub fn listen(path: &str) -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "rtmp://127.0.0.1:{}{path}",
+        listener.local_addr().unwrap().port()
+    );
+    (listener, url)
+}
+
+/// Serves a play session on `stream` until the client closes it: the play request is
+/// accepted and answered with every tag of `flv` and the stream's EOF. Returns the name
+/// the client asked to play.
+pub fn serve_flv(
+    stream: &mut TcpStream,
+    session: &mut ServerSession,
+    flv: &[u8],
+) -> Option<String> {
+    let mut played = None;
+    drive(stream, session, |session, event, out| {
+        if let SessionEvent::PlayRequested { stream_id, name } = event {
+            played = Some(name);
+            assert_eq!(stream_id, 1, "shared media bytes assume stream 1");
+            session.accept_play(stream_id, out);
+            write_flv_as_media(flv, session.chunk_size(), out);
+            session.send_stream_eof(stream_id, out);
+        }
+    });
+    played
 }
 
 /// Accepts one connection, failing if none arrives in 30 s or the client exits first.

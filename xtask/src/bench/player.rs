@@ -4,6 +4,7 @@
 //! - `cargo xtask bench g2g`: glass-to-glass latency, studio → release server → player in
 //!   headless Chromium, per-minute p50/p95 (`e2e/g2g.mjs`).
 
+use super::flags::Flags;
 use crate::tools::{self, Fail, TempDir, root, run, step};
 
 pub const USAGE: &str = "\
@@ -20,14 +21,19 @@ usage: cargo xtask bench g2g [--seconds S] [--window W]
   --window W              report p50/p95 per window of W seconds (default 60)";
 
 pub fn remux(args: &[String]) -> Result<(), Fail> {
-    let mut o = [
-        ("--seconds", "60"),
-        ("--bitrate", "4M"),
-        ("--size", "1280x720"),
-        ("--runs", "7"),
-    ];
-    options(args, &mut o)?;
-    let [(_, seconds), (_, bitrate), (_, size), (_, runs)] = o;
+    let o = Flags::parse(
+        args,
+        &[
+            ("--seconds", "60"),
+            ("--bitrate", "4M"),
+            ("--size", "1280x720"),
+            ("--runs", "7"),
+        ],
+        false,
+        USAGE,
+    )?;
+    let [seconds, bitrate, size, runs] =
+        ["--seconds", "--bitrate", "--size", "--runs"].map(|n| o.get(n));
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen()?;
     tools::ensure_system_tools()?;
@@ -121,43 +127,35 @@ pub fn remux(args: &[String]) -> Result<(), Fail> {
 }
 
 pub fn g2g(args: &[String]) -> Result<(), Fail> {
-    let mut o = [("--seconds", "300"), ("--window", "60")];
-    options(args, &mut o)?;
-    let [(_, seconds), (_, window)] = o;
+    let o = Flags::parse(
+        args,
+        &[("--seconds", "300"), ("--window", "60")],
+        false,
+        USAGE,
+    )?;
+    let [seconds, window] = ["--seconds", "--window"].map(|n| o.get(n));
     crate::build_client()?;
     tools::ensure_system_tools()?;
     crate::e2e::prepare()?;
-    let server = crate::e2e::Server::start()?;
+    let server = crate::e2e::start_server()?;
     step(&format!(
         "glass-to-glass for {seconds} s: studio → {} → player",
-        server.url
+        server.url()
     ));
     let result = tools::run_in(
         &root().join("e2e"),
         "node",
         &["g2g.mjs", "--seconds", seconds, "--window", window],
         &[
-            ("ONAIR_URL", server.url.as_str()),
+            ("ONAIR_URL", server.url().as_str()),
             ("CHROMIUM", tools::chromium_path().as_str()),
         ],
-        "see the error above",
+        "see the error and the server log above",
     );
-    let stopped = server.stop();
+    if result.is_err() {
+        server.print_log();
+    }
+    let stopped = server.stop_clean();
     result?;
     stopped
-}
-
-/// Fills `--name value` pairs from `args` into `opts` (name, default).
-fn options<'a>(args: &'a [String], opts: &mut [(&str, &'a str)]) -> Result<(), Fail> {
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let slot = opts
-            .iter_mut()
-            .find(|(name, _)| name == arg)
-            .ok_or_else(|| Fail::new(format!("unknown option {arg}\n\n{USAGE}")))?;
-        slot.1 = it
-            .next()
-            .ok_or_else(|| Fail::new(format!("{arg} needs a value\n\n{USAGE}")))?;
-    }
-    Ok(())
 }

@@ -1,4 +1,7 @@
 //! The one place where errors become HTTP responses: `{"error": {"code", "message"}}`.
+//!
+//! A leaf: it uses nothing from this crate, so the route modules (`live`, `hls`, `rooms`,
+//! `record`) and `http`, which mounts them, can all use it without depending on each other.
 
 use axum::Json;
 use axum::http::StatusCode;
