@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod record;
 pub mod rooms;
 pub mod rtmp;
+pub mod shutdown;
 pub mod utc;
 
 use std::future::Future;
