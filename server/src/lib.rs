@@ -18,7 +18,8 @@
 //!   drain waits for (recordings, playlists, publishers, viewers, connections).
 //! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
 //!   so tests bind port 0 and drive real sockets. Then it stops accepting, ends every stream,
-//!   and waits at most `drain_timeout` for the tracked work.
+//!   and waits at most `drain_timeout` for the tracked work; at start-up it recovers the
+//!   recordings a crash left behind ([`record::recover`]).
 
 pub mod assets;
 pub mod auth;
@@ -116,6 +117,8 @@ pub async fn run(
     let drain_timeout = config.drain_timeout;
     let state = AppState::new(config);
     let stop = state.shutdown.clone();
+    // Nothing records yet, so every recording without its MP4 is a crash's leftover.
+    record::recover::start(&state.config.data, &state.config.record, &stop);
 
     let rtmp_name = format!("rtmp {}", listeners.rtmp.local_addr()?);
     let rtmp_tracked = stop.track("listener", rtmp_name);

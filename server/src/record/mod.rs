@@ -8,10 +8,12 @@
 //!
 //! - [`flv`]: the live FLV writer (buffered, flushed at least every second);
 //! - [`mp4`]: FLV file → progressive MP4 with [`onair_shared::mp4`], on a blocking thread;
+//! - [`recover`]: at start-up, the MP4s a crash left unbuilt;
 //! - [`routes`]: `GET /api/recordings` and `/vod/ROOM/FILE` (Range requests).
 
 pub mod flv;
 pub mod mp4;
+pub mod recover;
 mod routes;
 
 pub use routes::routes;
