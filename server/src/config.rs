@@ -36,6 +36,10 @@ pub struct Cli {
     /// the copy embedded in the binary
     #[arg(long, value_name = "DIR")]
     pub web_root: Option<PathBuf>,
+    /// Seconds a SIGTERM/SIGINT waits for streams, recordings and connections to finish
+    /// before the server exits anyway [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub drain_timeout: Option<Duration>,
     #[command(subcommand)]
     pub command: Option<crate::rooms::cli::Command>,
 }
@@ -62,6 +66,10 @@ pub struct Config {
     /// A viewer this far behind live (media time) skips ahead to the newest keyframe.
     #[serde(with = "secs")]
     pub max_viewer_lag: Duration,
+    /// On SIGTERM/SIGINT: how long to wait for streams to end cleanly, recordings to be
+    /// written and connections to close before exiting anyway.
+    #[serde(with = "secs")]
+    pub drain_timeout: Duration,
     /// HLS packaging (the `[hls]` table).
     pub hls: HlsConfig,
     /// Recording (the `[record]` table).
@@ -142,6 +150,7 @@ impl Default for Config {
             publisher_idle_timeout: Duration::from_secs(20),
             republish_grace: Duration::from_secs(10),
             max_viewer_lag: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(30),
             hls: HlsConfig::default(),
             record: RecordConfig::default(),
             test_hooks: false,
@@ -220,6 +229,16 @@ impl Config {
         if let Some(v) = &cli.web_root {
             config.web_root = Some(v.clone());
         }
+        if let Some(v) = env("ONAIR_DRAIN_TIMEOUT") {
+            config.drain_timeout = parse_secs(&v).map_err(|reason| ConfigError::Env {
+                name: "ONAIR_DRAIN_TIMEOUT",
+                value: v,
+                reason,
+            })?;
+        }
+        if let Some(v) = cli.drain_timeout {
+            config.drain_timeout = v;
+        }
         if let Some(v) = cli.http {
             config.http = v;
         }
@@ -231,6 +250,15 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// (Fractional) seconds, as on the command line and in `ONAIR_*` variables.
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("not a number of seconds: {e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -306,6 +334,24 @@ mod tests {
                 .unwrap()
                 .test_hooks
         );
+    }
+
+    #[test]
+    fn drain_timeout_from_file_env_and_flag() {
+        assert_eq!(Config::default().drain_timeout, Duration::from_secs(30));
+        let file = Some((Path::new("f.toml"), "drain_timeout = 2.5\n".to_string()));
+        let c = Config::resolve(&Cli::default(), file.clone(), no_env).unwrap();
+        assert_eq!(c.drain_timeout, Duration::from_millis(2500));
+        let env = |n: &str| (n == "ONAIR_DRAIN_TIMEOUT").then(|| "4".to_string());
+        let c = Config::resolve(&Cli::default(), file.clone(), env).unwrap();
+        assert_eq!(c.drain_timeout, Duration::from_secs(4));
+        let cli = Cli::try_parse_from(["onair", "--drain-timeout", "0.5"]).unwrap();
+        let c = Config::resolve(&cli, file, env).unwrap();
+        assert_eq!(c.drain_timeout, Duration::from_millis(500));
+        let env = |n: &str| (n == "ONAIR_DRAIN_TIMEOUT").then(|| "-1".to_string());
+        let err = Config::resolve(&Cli::default(), None, env).unwrap_err();
+        assert!(err.to_string().contains("ONAIR_DRAIN_TIMEOUT"), "{err}");
+        assert!(Cli::try_parse_from(["onair", "--drain-timeout", "soon"]).is_err());
     }
 
     #[test]

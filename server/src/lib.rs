@@ -14,8 +14,12 @@
 //! - [`record`]: FLV and MP4 (`moov` first) recordings, `/api/recordings`, `/vod/…`.
 //! - [`rooms`]: rooms in SQLite (hashed stream keys), `/api/rooms`, chat, the publish check.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
+//! - [`shutdown`]: the one shutdown signal every task hears, and the tracker of what the
+//!   drain waits for (recordings, playlists, publishers, viewers, connections).
 //! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
-//!   so tests bind port 0 and drive real sockets.
+//!   so tests bind port 0 and drive real sockets. Then it stops accepting, ends every stream,
+//!   and waits at most `drain_timeout` for the tracked work; at start-up it recovers the
+//!   recordings a crash left behind ([`record::recover`]).
 
 pub mod assets;
 pub mod auth;
@@ -31,6 +35,7 @@ pub mod metrics;
 pub mod record;
 pub mod rooms;
 pub mod rtmp;
+pub mod shutdown;
 pub mod utc;
 
 use std::future::Future;
@@ -48,6 +53,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub hls: Arc<hls::Hls>,
     pub rooms: Arc<rooms::Rooms>,
+    /// Heard by every long-lived task; tracks what a shutdown waits for.
+    pub shutdown: Arc<shutdown::Shutdown>,
 }
 
 impl AppState {
@@ -70,9 +77,11 @@ impl AppState {
             ..hub::HubConfig::default()
         };
         let hub = hub::Hub::new(hub_config, metrics.clone());
-        let hls = hls::Hls::start(&hub, config.hls.clone());
-        let _ = record::Recorder::start(&hub, &config.data, config.record.clone());
+        let shutdown = shutdown::Shutdown::new();
+        let hls = hls::Hls::start(&hub, config.hls.clone(), &shutdown);
+        let _ = record::Recorder::start(&hub, &config.data, config.record.clone(), &shutdown);
         Arc::new(Self {
+            shutdown,
             rooms: rooms::Rooms::open(&config.data, hub.clone()),
             hub,
             hls,
@@ -90,7 +99,10 @@ pub struct Listeners {
     pub rtmp: TcpListener,
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets open requests finish.
+/// Serves until `shutdown` resolves, then shuts down without losing anything: stops
+/// accepting, ends every stream (viewers get the end, playlists `EXT-X-ENDLIST`, recordings
+/// their MP4), tells every connection to close, and waits for all of it at most
+/// `config.drain_timeout`; past that it returns anyway, naming what it abandoned.
 pub async fn run(
     listeners: Listeners,
     config: Config,
@@ -103,23 +115,57 @@ pub async fn run(
         )
     })?;
     rooms::preflight(&config.data)?;
+    let drain_timeout = config.drain_timeout;
     let state = AppState::new(config);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), stop_rx.clone()));
+    let stop = state.shutdown.clone();
+    // Nothing records yet, so every recording without its MP4 is a crash's leftover.
+    record::recover::start(&state.config.data, &state.config.record, &stop);
+
+    let rtmp_name = format!("rtmp {}", listeners.rtmp.local_addr()?);
+    let rtmp_tracked = stop.track("listener", rtmp_name);
+    let mut rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), rtmp_tracked));
     let router = http::app(state.clone());
-    let mut http_stop = stop_rx;
     use axum::serve::ListenerExt;
+    let http_tracked = stop.track(
+        "listener",
+        format!("http {} (open requests)", listeners.http.local_addr()?),
+    );
     let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
-    let server = axum::serve(http, router).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|stopped| *stopped).await;
+    let server = axum::serve(http, router).with_graceful_shutdown(stop.triggered_owned());
+    let mut http_task = tokio::spawn(async move {
+        let _tracked = http_tracked;
+        server.await
     });
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    });
-    server.await?;
-    rtmp_task.await??;
+
+    tokio::select! {
+        _ = shutdown => {}
+        r = &mut http_task => {
+            r??;
+            anyhow::bail!("the HTTP server stopped by itself");
+        }
+        r = &mut rtmp_task => {
+            r??;
+            anyhow::bail!("the RTMP server stopped by itself");
+        }
+    }
+    stop.trigger();
+    let ended = state.hub.end_all();
+    tracing::info!(
+        "shutting down: ended {} stream(s) [{}]; draining for at most {drain_timeout:?}",
+        ended.len(),
+        ended.join(", ")
+    );
+    match stop.drain(drain_timeout).await {
+        Ok(()) => tracing::info!("shutdown complete: nothing left to wait for"),
+        Err(abandoned) => tracing::warn!("{abandoned}; exiting anyway"),
+    }
+    // Report a listener that failed while draining; one still running is abandoned.
+    if http_task.is_finished() {
+        http_task.await??;
+    }
+    if rtmp_task.is_finished() {
+        rtmp_task.await??;
+    }
     Ok(())
 }
 

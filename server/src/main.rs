@@ -5,8 +5,19 @@ use clap::Parser;
 use onair_server::{Listeners, config};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// What is still running after `run` returned (work abandoned past the drain time, e.g. an
+/// MP4 being built on the blocking pool) gets this long before the process exits anyway;
+/// dropping the runtime would wait for blocking work forever.
+const ABANDON_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve());
+    runtime.shutdown_timeout(ABANDON_AFTER);
+    result
+}
+
+async fn serve() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -40,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
     onair_server::run(Listeners { http, rtmp }, config, shutdown_signal()).await
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM; the drain that follows is bounded by
+/// `drain_timeout`.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -18,12 +18,12 @@ use onair_shared::rtmp::{RtmpError, ServerSession, SessionConfig, SessionEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::watch;
 
 use crate::AppState;
 use crate::auth::{AuthError, split_stream_name, valid_name};
 use crate::hub::{HubError, Protocol, Publisher, SubscribeEnd, Subscriber};
 use crate::media::{MediaKind, Packet};
+use crate::shutdown::Tracked;
 
 /// The handshake and `connect` must be done within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,11 +51,12 @@ pub enum ConnError {
     StreamClosed,
 }
 
-/// Accepts RTMP connections until `stop` turns true.
+/// Accepts RTMP connections until the shutdown; `_tracked` (the listener) is done when
+/// it stops accepting. Each connection is tracked until it has closed.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
-    stop: watch::Receiver<bool>,
+    _tracked: Tracked,
 ) -> anyhow::Result<()> {
     loop {
         tokio::select! {
@@ -63,15 +64,12 @@ pub async fn serve(
                 Ok((sock, peer)) => {
                     crate::tune_socket(&sock);
                     let state = state.clone();
-                    let stop = stop.clone();
+                    let tracked = state.shutdown.track("connection", format!("rtmp {peer}"));
                     tokio::spawn(async move {
+                        let _tracked = tracked;
                         let _conn = state.metrics.connection();
                         let mut conn = Conn::new(state.clone(), peer);
-                        let result = tokio::select! {
-                            r = conn.run(sock) => r,
-                            _ = wait_stop(stop) => Ok(()),
-                        };
-                        match result {
+                        match conn.run(sock).await {
                             Ok(()) => tracing::debug!(%peer, "RTMP connection closed"),
                             Err(e) => {
                                 if !matches!(e, ConnError::Io(_)) {
@@ -88,13 +86,9 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            _ = wait_stop(stop.clone()) => return Ok(()),
+            _ = state.shutdown.triggered() => return Ok(()),
         }
     }
-}
-
-async fn wait_stop(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 struct Conn {
@@ -132,8 +126,14 @@ impl Conn {
     async fn run(&mut self, sock: tokio::net::TcpStream) -> Result<(), ConnError> {
         let (mut rd, mut wr) = sock.into_split();
         let started = tokio::time::Instant::now();
+        let mut stopping = false;
         loop {
             self.flush(&mut wr).await?;
+            // Shutting down: a player leaves once its stream's end (StreamEOF) is sent,
+            // everyone else at once.
+            if stopping && self.player.is_none() {
+                return Ok(());
+            }
             // Players may be silent for long (they only acknowledge); publishers may not.
             let read_timeout = if !self.session.handshake_done() || self.app.is_empty() {
                 HANDSHAKE_TIMEOUT.saturating_sub(started.elapsed())
@@ -183,6 +183,14 @@ impl Conn {
                             }
                         }
                         Err(end) => self.end_play(end),
+                    }
+                }
+                _ = self.state.shutdown.triggered(), if !stopping => {
+                    stopping = true;
+                    // The hub ends every stream anyway; finishing says it was deliberate.
+                    if let Some((_, publisher)) = self.publisher.take() {
+                        tracing::info!(peer = %self.peer, stream = %publisher.stream.key, "RTMP publisher closed: server shutting down");
+                        publisher.finish();
                     }
                 }
             }
@@ -329,9 +337,8 @@ impl Conn {
             }
             Err(e) => {
                 let code = match &e {
-                    ConnError::Auth(AuthError::BadName(_)) | ConnError::Hub(_) => {
-                        "NetStream.Publish.BadName"
-                    }
+                    ConnError::Auth(AuthError::BadName(_))
+                    | ConnError::Hub(HubError::AlreadyPublishing(_)) => "NetStream.Publish.BadName",
                     _ => "NetStream.Publish.Denied",
                 };
                 self.session

@@ -35,6 +35,7 @@ use tokio::time::Instant;
 
 use crate::config::HlsConfig;
 use crate::hub::{Hub, Protocol, SubscribeEnd, Subscriber, lock};
+use crate::shutdown::{Shutdown, Tracked};
 use packager::{Packager, Targets};
 
 /// The HLS service: the packaged streams by key (`live/ROOM`).
@@ -42,6 +43,7 @@ pub struct Hls {
     pub config: HlsConfig,
     streams: Mutex<HashMap<String, Arc<HlsStream>>>,
     hub: Weak<Hub>,
+    shutdown: Arc<Shutdown>,
 }
 
 /// One stream's packaged media and the signal its waiters wait on.
@@ -54,11 +56,13 @@ pub struct HlsStream {
 
 impl Hls {
     /// Creates the service and hooks it into `hub`: every new stream gets a packager.
-    pub fn start(hub: &Arc<Hub>, config: HlsConfig) -> Arc<Self> {
+    /// A shutdown waits for each playlist to get its `EXT-X-ENDLIST` (not for the linger).
+    pub fn start(hub: &Arc<Hub>, config: HlsConfig, shutdown: &Arc<Shutdown>) -> Arc<Self> {
         let hls = Arc::new(Self {
             config,
             streams: Mutex::new(HashMap::new()),
             hub: Arc::downgrade(hub),
+            shutdown: shutdown.clone(),
         });
         let weak: Weak<Hls> = Arc::downgrade(&hls);
         hub.on_new_stream(move |sub| {
@@ -94,7 +98,8 @@ impl Hls {
             changed: watch::Sender::new(0),
         });
         lock(&self.streams).insert(stream.key.clone(), stream.clone());
-        runtime.spawn(package(self.clone(), stream, sub));
+        let tracked = self.shutdown.track("playlist", stream.key.clone());
+        runtime.spawn(package(self.clone(), stream, sub, tracked));
     }
 
     fn remove_if_same(&self, stream: &Arc<HlsStream>) {
@@ -110,7 +115,7 @@ impl Hls {
 
 /// The packager task: runs until the hub stream ends, then keeps the finished playlist
 /// served for the linger time.
-async fn package(hls: Arc<Hls>, stream: Arc<HlsStream>, mut sub: Subscriber) {
+async fn package(hls: Arc<Hls>, stream: Arc<HlsStream>, mut sub: Subscriber, tracked: Tracked) {
     let targets = Targets {
         segment_ms: hls.config.segment_target.as_millis() as i64,
         part_ms: (hls.config.part_target.as_millis() as i64).max(1),
@@ -152,6 +157,7 @@ async fn package(hls: Arc<Hls>, stream: Arc<HlsStream>, mut sub: Subscriber) {
     drop(sub);
     packager.finish(&mut lock(&stream.window));
     stream.changed.send_modify(|v| *v += 1);
+    drop(tracked);
     tracing::debug!(stream = %stream.key, "HLS: stream ended; playlist kept for {:?}", hls.config.linger);
     tokio::time::sleep(hls.config.linger).await;
     hls.remove_if_same(&stream);

@@ -13,7 +13,7 @@ pub use stream::{Publisher, Stream, StreamInfo};
 pub use subscriber::{SubscribeEnd, Subscriber};
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -92,6 +92,8 @@ pub enum HubError {
     AlreadyPublishing(String),
     #[error("stream {0} is not live")]
     NotFound(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
 }
 
 pub struct Hub {
@@ -101,6 +103,8 @@ pub struct Hub {
     next_id: AtomicU64,
     me: Weak<Hub>,
     new_stream_hooks: Mutex<Vec<NewStreamHook>>,
+    /// Set by [`Hub::end_all`]: no stream starts after the shutdown ended them all.
+    closed: AtomicBool,
 }
 
 impl Hub {
@@ -112,6 +116,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             me: me.clone(),
             new_stream_hooks: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -123,6 +128,10 @@ impl Hub {
     /// Starts (or resumes, within the grace period) publishing `key` (`app/name`).
     pub fn publish(&self, key: &str, protocol: Protocol) -> Result<Publisher, HubError> {
         let mut streams = lock(&self.streams);
+        // Checked under the streams lock, so no stream slips in after `end_all` took them.
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(HubError::ShuttingDown);
+        }
         let mut created = false;
         let stream = streams
             .entry(key.to_string())
@@ -188,6 +197,24 @@ impl Hub {
         if let Some(stream) = removed {
             stream.end();
         }
+    }
+
+    /// Server shutdown: ends every stream now (viewers drain what they have and see the
+    /// end; packagers and recorders finish) and refuses new publishers from now on.
+    /// Returns the keys of the streams it ended.
+    pub fn end_all(&self) -> Vec<String> {
+        let streams: Vec<Arc<Stream>> = {
+            let mut streams = lock(&self.streams);
+            self.closed.store(true, Ordering::SeqCst);
+            streams.drain().map(|(_, s)| s).collect()
+        };
+        let mut keys = Vec::with_capacity(streams.len());
+        for stream in streams {
+            stream.end();
+            keys.push(stream.key.clone());
+        }
+        keys.sort();
+        keys
     }
 
     /// Called by a stream whose grace period ran out.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::hub::{Protocol, SubscribeEnd, Subscriber};
 use crate::media::flv_file_header;
+use crate::shutdown::Tracked;
 
 /// A WebSocket send that blocks this long means the viewer is stuck: disconnect it.
 const WS_SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,12 +49,16 @@ pub fn http(state: Arc<AppState>, room: String) -> Result<Response, ApiError> {
     let mut sub = subscribe(&state, &room, Protocol::HttpFlv)?;
     let header = header_for(&sub);
     sub.count_out(header.len() as u64);
-    let tags = stream::unfold(sub, |mut sub| async move {
+    // Done when the body ends (the stream ended: a shutdown ends them all) or is dropped.
+    let tracked = state
+        .shutdown
+        .track("viewer", format!("http-flv {}", sub.stream.key));
+    let tags = stream::unfold((sub, tracked), |(mut sub, tracked)| async move {
         match sub.next().await {
             Ok(packet) => {
                 let tag = packet.flv_tag();
                 sub.count_out(tag.len() as u64);
-                Some((Ok::<_, std::io::Error>(tag), sub))
+                Some((Ok::<_, std::io::Error>(tag), (sub, tracked)))
             }
             Err(end) => {
                 log_end(&sub, end);
@@ -87,10 +92,13 @@ pub fn ws(state: Arc<AppState>, room: String, ws: WebSocketUpgrade) -> Result<Re
         .read_buffer_size(4096)
         .write_buffer_size(0)
         .max_message_size(64 * 1024);
-    Ok(ws.on_upgrade(move |socket| ws_session(socket, sub)))
+    let tracked = state
+        .shutdown
+        .track("viewer", format!("ws-flv {}", sub.stream.key));
+    Ok(ws.on_upgrade(move |socket| ws_session(socket, sub, state, tracked)))
 }
 
-async fn ws_session(socket: WebSocket, mut sub: Subscriber) {
+async fn ws_session(socket: WebSocket, mut sub: Subscriber, state: Arc<AppState>, _: Tracked) {
     let (mut tx, mut rx) = socket.split();
     let header = header_for(&sub);
     let mut next_out = Some(header);
@@ -115,7 +123,13 @@ async fn ws_session(socket: WebSocket, mut sub: Subscriber) {
                 Ok(packet) => next_out = Some(packet.flv_tag()),
                 Err(end) => {
                     log_end(&sub, end);
-                    let _ = tx.send(Message::Close(None)).await;
+                    // A shutdown ends every stream: say so, so a player knows not to retry here.
+                    let close = if state.shutdown.is_triggered() {
+                        Some(CloseFrame { code: 1001, reason: "server shutting down".into() })
+                    } else {
+                        None
+                    };
+                    let _ = tx.send(Message::Close(close)).await;
                     return;
                 }
             },

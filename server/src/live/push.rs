@@ -38,6 +38,8 @@ pub enum IngestError {
     TextMessage,
     #[error("test hook: connection dropped")]
     TestDrop,
+    #[error("server shutting down")]
+    ShuttingDown,
 }
 
 impl IngestError {
@@ -47,9 +49,20 @@ impl IngestError {
             IngestError::Auth(AuthError::MissingKey) => ApiError::Unauthorized(msg),
             IngestError::Auth(AuthError::BadName(_)) => ApiError::BadRequest(msg),
             IngestError::Auth(_) => ApiError::Forbidden(msg),
+            IngestError::ShuttingDown | IngestError::Hub(HubError::ShuttingDown) => {
+                ApiError::Unavailable(msg)
+            }
             IngestError::Hub(_) => ApiError::Conflict(msg),
             _ => ApiError::BadRequest(msg),
         }
+    }
+
+    /// The server's own shutdown: not the publisher's fault, so not counted or warned about.
+    fn is_shutdown(&self) -> bool {
+        matches!(
+            self,
+            IngestError::ShuttingDown | IngestError::Hub(HubError::ShuttingDown)
+        )
     }
 
     /// WebSocket close codes in the private range, mirroring the HTTP statuses.
@@ -57,6 +70,8 @@ impl IngestError {
         match self {
             IngestError::Auth(AuthError::MissingKey) => 4401,
             IngestError::Auth(_) => 4403,
+            // "Going away", as a browser tab closing says it.
+            IngestError::ShuttingDown | IngestError::Hub(HubError::ShuttingDown) => 1001,
             IngestError::Hub(_) => 4409,
             IngestError::Idle(_) => 4408,
             IngestError::StreamClosed => 4410,
@@ -126,10 +141,20 @@ pub async fn http(
             e.api()
         })?;
     tracing::info!(%room, session = ingest.publisher.session(), "HTTP-FLV publisher connected");
+    let _tracked = state
+        .shutdown
+        .track("publisher", format!("http-flv {}", stream_key(&room)));
     let idle = state.config.publisher_idle_timeout;
     let mut data = body.into_data_stream();
     let result = loop {
-        match tokio::time::timeout(idle, data.next()).await {
+        // A publisher never ends by itself: without this, the server's graceful shutdown
+        // would wait for it forever.
+        let next = tokio::select! {
+            biased;
+            _ = state.shutdown.triggered() => break Err(IngestError::ShuttingDown),
+            next = tokio::time::timeout(idle, data.next()) => next,
+        };
+        match next {
             Err(_) => break Err(IngestError::Idle(idle)),
             Ok(None) => break ingest.finish(),
             Ok(Some(Err(e))) => {
@@ -147,6 +172,10 @@ pub async fn http(
         Ok(()) => {
             tracing::info!(%room, "HTTP-FLV publisher finished");
             Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Err(e) if e.is_shutdown() => {
+            tracing::info!(%room, "HTTP-FLV publisher closed: {e}");
+            Err(e.api())
         }
         Err(e) => {
             state
@@ -216,6 +245,9 @@ async fn ws_session(
     mut socket: WebSocket,
 ) {
     let _conn = state.metrics.connection();
+    let _tracked = state
+        .shutdown
+        .track("publisher", format!("ws-flv {}", stream_key(&room)));
     let result = ws_ingest(&state, &room, &key, hooks, &mut socket).await;
     if let Err(IngestError::TestDrop) = result {
         // Like a lost network: no close frame, the connection just ends.
@@ -224,6 +256,10 @@ async fn ws_session(
     }
     let (code, reason) = match &result {
         Ok(()) => (1000, "stream ended".to_string()),
+        Err(e) if e.is_shutdown() => {
+            tracing::info!(%room, "WS-FLV publisher closed: {e}");
+            (e.close_code(), e.to_string())
+        }
         Err(e) => {
             state
                 .metrics
@@ -255,7 +291,12 @@ async fn ws_ingest(
     let idle = state.config.publisher_idle_timeout;
     let mut acks = Acks::default();
     loop {
-        match tokio::time::timeout(hooks.wait(idle), socket.recv()).await {
+        let next = tokio::select! {
+            biased;
+            _ = state.shutdown.triggered() => return Err(IngestError::ShuttingDown),
+            next = tokio::time::timeout(hooks.wait(idle), socket.recv()) => next,
+        };
+        match next {
             Err(_) if hooks.drop_due() => return Err(IngestError::TestDrop),
             Err(_) => return Err(IngestError::Idle(idle)),
             Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {

@@ -8,10 +8,12 @@
 //!
 //! - [`flv`]: the live FLV writer (buffered, flushed at least every second);
 //! - [`mp4`]: FLV file → progressive MP4 with [`onair_shared::mp4`], on a blocking thread;
+//! - [`recover`]: at start-up, the MP4s a crash left unbuilt;
 //! - [`routes`]: `GET /api/recordings` and `/vod/ROOM/FILE` (Range requests).
 
 pub mod flv;
 pub mod mp4;
+pub mod recover;
 mod routes;
 
 pub use routes::routes;
@@ -24,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::auth::valid_name;
 use crate::config::RecordConfig;
 use crate::hub::{Hub, Subscriber};
+use crate::shutdown::{Shutdown, Tracked};
 
 /// Why a recording could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,7 @@ impl RecordError {
 pub struct Recorder {
     config: RecordConfig,
     root: PathBuf,
+    shutdown: Arc<Shutdown>,
 }
 
 /// `DATA/recordings`.
@@ -67,14 +71,21 @@ pub fn recordings_dir(data: &Path) -> PathBuf {
 }
 
 impl Recorder {
-    /// Hooks a recorder into `hub` unless both formats are switched off.
-    pub fn start(hub: &Arc<Hub>, data: &Path, config: RecordConfig) -> Option<Arc<Self>> {
+    /// Hooks a recorder into `hub` unless both formats are switched off. A shutdown waits
+    /// for each recording's FLV to be flushed and its MP4 built.
+    pub fn start(
+        hub: &Arc<Hub>,
+        data: &Path,
+        config: RecordConfig,
+        shutdown: &Arc<Shutdown>,
+    ) -> Option<Arc<Self>> {
         if !config.flv && !config.mp4 {
             return None;
         }
         let recorder = Arc::new(Self {
             config,
             root: recordings_dir(data),
+            shutdown: shutdown.clone(),
         });
         let hooked = recorder.clone();
         hub.on_new_stream(move |sub| hooked.spawn(sub));
@@ -90,10 +101,12 @@ impl Recorder {
             tracing::warn!(stream = %sub.stream.key, "recording: stream name not usable as a directory");
             return;
         };
-        runtime.spawn(self.clone().record(self.root.join(room), sub));
+        // Tracked from the hook on, so a shutdown right after this still waits for it.
+        let tracked = self.shutdown.track("recording", sub.stream.key.clone());
+        runtime.spawn(self.clone().record(self.root.join(room), sub, tracked));
     }
 
-    async fn record(self: Arc<Self>, dir: PathBuf, sub: Subscriber) {
+    async fn record(self: Arc<Self>, dir: PathBuf, sub: Subscriber, _tracked: Tracked) {
         let key = sub.stream.key.clone();
         let stamp = file_stamp(SystemTime::now());
         // Without the FLV format the FLV is still the MP4's source, under a name the

@@ -168,10 +168,11 @@ async fn chat_ws(
     let ws = ws.map_err(|e| ApiError::BadRequest(format!("chat needs a WebSocket: {e}")))?;
     let closed = room.status == "closed";
     let rooms = state.rooms.clone();
+    let shutdown = state.shutdown.clone();
     Ok(ws
         .max_message_size(chat::WS_MAX_MESSAGE)
         .max_frame_size(chat::WS_MAX_MESSAGE)
-        .on_upgrade(move |socket| chat::session(rooms, id, closed, socket)))
+        .on_upgrade(move |socket| chat::session(rooms, id, closed, socket, shutdown)))
 }
 
 #[cfg(test)]

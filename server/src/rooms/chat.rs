@@ -19,6 +19,7 @@ use onair_shared::chat::{
 use tokio::sync::broadcast;
 
 use super::{Rooms, now_ms};
+use crate::shutdown::Shutdown;
 
 /// Likes are coalesced over this period.
 pub const TICK: Duration = Duration::from_millis(200);
@@ -49,6 +50,8 @@ pub const WS_MAX_MESSAGE: usize = 64 * 1024;
 /// Close codes (private range mirrors HTTP statuses; 1008 is "policy violation").
 const CLOSE_ABUSE: u16 = 1008;
 const CLOSE_SLOW: u16 = 4408;
+/// "Going away": the server is shutting down.
+const CLOSE_SHUTDOWN: u16 = 1001;
 
 /// One fan-out item: serialized messages, in order, and whether they end the room.
 #[derive(Clone)]
@@ -288,8 +291,16 @@ impl Drop for Membership {
     }
 }
 
-/// One chat connection, from upgrade to close.
-pub async fn session(rooms: Arc<Rooms>, id: String, closed: bool, socket: WebSocket) {
+/// One chat connection, from upgrade to close (or the server's shutdown, which closes it
+/// with 1001 instead of letting it hold the shutdown open).
+pub async fn session(
+    rooms: Arc<Rooms>,
+    id: String,
+    closed: bool,
+    socket: WebSocket,
+    shutdown: Arc<Shutdown>,
+) {
+    let _tracked = shutdown.track("chat member", format!("room {id}"));
     let (mut tx, mut rx) = socket.split();
     if closed {
         let _ = tx.send(Message::Text(encode(&ServerMessage::Closed))).await;
@@ -302,7 +313,15 @@ pub async fn session(rooms: Arc<Rooms>, id: String, closed: bool, socket: WebSoc
     // Until `join`, only `join` is accepted.
     let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
     let name = loop {
-        let incoming = match tokio::time::timeout_at(deadline, rx.next()).await {
+        let next = tokio::select! {
+            biased;
+            _ = shutdown.triggered() => {
+                let _ = tx.send(close_frame(CLOSE_SHUTDOWN, "server shutting down")).await;
+                return;
+            }
+            next = tokio::time::timeout_at(deadline, rx.next()) => next,
+        };
+        let incoming = match next {
             Ok(Some(Ok(m))) => m,
             Ok(_) => return,
             Err(_) => {
@@ -350,6 +369,10 @@ pub async fn session(rooms: Arc<Rooms>, id: String, closed: bool, socket: WebSoc
 
     loop {
         tokio::select! {
+            _ = shutdown.triggered() => {
+                let _ = tx.send(close_frame(CLOSE_SHUTDOWN, "server shutting down")).await;
+                return;
+            }
             out = feed.recv() => match out {
                 Ok(out) => {
                     if !send_all(&mut tx, &out.texts).await {

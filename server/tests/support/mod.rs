@@ -47,6 +47,8 @@ impl TestServer {
             rtmp: rtmp_addr,
             data: data.to_path_buf(),
             open_publish: true,
+            // Well inside `stop`'s 10 s, so a stuck drain fails as a drain, not a timeout.
+            drain_timeout: std::time::Duration::from_secs(5),
             ..Config::default()
         };
         let mut config = config;
