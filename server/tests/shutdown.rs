@@ -1,7 +1,8 @@
 //! A shutdown that loses nothing, with the real binary and real clients: SIGTERM mid-stream
 //! ends the viewers' streams cleanly and finishes the recordings (FLV and a `moov`-first MP4)
 //! before a clean exit; after a SIGKILL, the next start builds the MP4 the crash left unbuilt.
-//! In-process: open WebSocket sessions and an HTTP-FLV publisher cannot hold a shutdown open.
+//! In-process: open WebSocket sessions and an HTTP-FLV publisher cannot hold a shutdown open,
+//! and a blocked HLS playlist request is answered with `EXT-X-ENDLIST`.
 
 mod support;
 
@@ -389,6 +390,13 @@ async fn open_sessions_close_on_shutdown_instead_of_holding_it() {
     let (mut ws_viewer, _) = tokio_tungstenite::connect_async(server.ws_url("/live/posted.flv"))
         .await
         .unwrap();
+    // With no segment yet, a playlist request blocks until one exists or the stream ends.
+    let playlist = tokio::spawn(reqwest::get(server.url("/hls/live/posted/index.m3u8")));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !playlist.is_finished(),
+        "the playlist request did not block"
+    );
 
     let stopping = Instant::now();
     server.stop().await;
@@ -407,6 +415,10 @@ async fn open_sessions_close_on_shutdown_instead_of_holding_it() {
         Some(1001),
         "WS-FLV viewer"
     );
+    let playlist = playlist.await.unwrap().expect("playlist answered");
+    assert_eq!(playlist.status(), 200);
+    let text = playlist.text().await.unwrap();
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
     let posted = tokio::time::timeout(Duration::from_secs(2), post)
         .await
         .expect("the HTTP-FLV publisher's request is still open")
