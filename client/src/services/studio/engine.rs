@@ -535,8 +535,7 @@ impl Engine {
         self.stats.congested = self.control.congested();
         self.stats.reconnects = self.uplink.reconnects();
         self.stats.elapsed_s = self.live_since.map_or(0.0, |t| (now - t) / 1000.0);
-        let state = self.uplink.state_name(self.stopped);
-        publish::window_stats(state, &self.stats);
+        publish::window_stats(self.uplink.state().name(), &self.stats);
         self.emit(StudioEvent::Stats(self.stats.clone()));
     }
 

@@ -115,17 +115,15 @@ impl Uplink {
         self.buffered().max(self.in_flight())
     }
 
-    pub fn state_name(&self, stopped: bool) -> &'static str {
-        let state = if stopped {
-            LinkState::Stopped
-        } else if self.open {
+    /// Where the link stands while the broadcast runs (stopping is the engine's to say).
+    pub fn state(&self) -> LinkState {
+        if self.open {
             LinkState::Live
         } else if self.ever_open {
             LinkState::Reconnecting(self.attempts)
         } else {
             LinkState::Connecting
-        };
-        state.name()
+        }
     }
 
     /// Closes the socket (normal closure) without triggering a reconnect.
@@ -255,15 +253,6 @@ impl Uplink {
             report(SocketEvent::Retry);
         }));
         Ok(self.state())
-    }
-
-    /// What the page shows while not live.
-    fn state(&self) -> LinkState {
-        if self.ever_open {
-            LinkState::Reconnecting(self.attempts)
-        } else {
-            LinkState::Connecting
-        }
     }
 }
 
