@@ -1,7 +1,6 @@
-//! HLS mode: the server's CMAF LL-HLS playlist. Natively where the browser plays HLS itself;
-//! otherwise the fMP4 parts go straight to MSE (no demuxer needed), fetched one after another
-//! with blocking playlist reloads (`_HLS_msn` / `_HLS_part`), starting at the newest
-//! independent part.
+//! The server's CMAF LL-HLS media playlist: its parser, and the part loop behind HLS over
+//! MSE ([`super::hls_mse`]): the fMP4 parts are fetched one after another with blocking
+//! playlist reloads (`_HLS_msn` / `_HLS_part`), starting at the newest independent part.
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,14 +1,12 @@
-//! Where the FLV bytes come from: a WebSocket (WS-FLV, one tag per message) or a streaming
-//! `fetch` of HTTP-FLV. Dropping a [`Transport`] closes it and silences its callbacks.
+//! The one interface between the player's lifecycle and its transports: a [`Transport`] is
+//! opened once per connection and reports back only through [`Msg`]s, so the transports
+//! know nothing of the lifecycle and the lifecycle nothing of sockets or playlists.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, BinaryType, CloseEvent, MessageEvent, WebSocket};
+use bytes::Bytes;
+use onair_shared::remux::ClockStamp;
+use web_sys::HtmlVideoElement;
 
 /// How the player fetches the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,158 +21,71 @@ pub enum Protocol {
     HlsMse,
 }
 
-/// Bytes arrived.
-pub type OnData = Box<dyn FnMut(&[u8])>;
-/// The transport ended; `Some(reason)` when it failed rather than ended normally.
-pub type OnEnd = Box<dyn FnMut(Option<String>)>;
-
-/// An open transport.
-pub enum Transport {
-    Ws {
-        socket: WebSocket,
-        _on_message: Closure<dyn FnMut(MessageEvent)>,
-        _on_close: Closure<dyn FnMut(CloseEvent)>,
+/// fMP4 for the `MediaSource`, whatever the wire format was.
+pub enum Media {
+    /// An init segment. `new_source`: the set of tracks changed, and a `SourceBuffer`
+    /// cannot gain or lose a track, so a new `MediaSource` is needed.
+    Init {
+        mime: String,
+        data: Bytes,
+        new_source: bool,
     },
-    Fetch {
-        abort: AbortController,
-        alive: Rc<Cell<bool>>,
-    },
-    /// The HLS part loop (stops at its next step once `alive` is cleared).
-    Hls { alive: Rc<Cell<bool>> },
+    /// A media segment with this many video frames (for the frame rate).
+    Segment { data: Bytes, video_frames: u32 },
+    /// The frame at `media_time` was captured at a known wall-clock time (FLV `onFI`).
+    Clock(ClockStamp),
 }
 
-impl Transport {
-    /// Opens `path` (e.g. `/live/ROOM.flv`) over `protocol`.
-    pub fn open(
-        protocol: Protocol,
-        path: &str,
-        on_data: OnData,
-        on_end: OnEnd,
-    ) -> Result<Self, String> {
-        match protocol {
-            Protocol::WsFlv => open_ws(path, on_data, on_end),
-            Protocol::HttpFlv => open_fetch(path, on_data, on_end),
-            Protocol::Hls | Protocol::HlsMse => {
-                Err("HLS is opened with Transport::open_hls".into())
-            }
-        }
+/// What a transport tells the lifecycle, from its browser callbacks.
+pub enum Msg {
+    /// `received` bytes came off the wire and became `media`; `failure` stopped the rest.
+    Media {
+        received: usize,
+        media: Vec<Media>,
+        failure: Option<String>,
+    },
+    /// The connection ended; `Some(reason)` when it failed rather than ended normally.
+    Ended(Option<String>),
+}
+
+/// Where a transport sends its [`Msg`]s. The lifecycle's end holds only a `Weak` to it,
+/// so a transport outliving the player reports into nothing.
+pub type Report = Rc<dyn Fn(Msg)>;
+
+/// An open connection. Dropping it closes it and silences its callbacks, so it must never
+/// be dropped inside one of them: the lifecycle parks it until its next tick.
+pub trait Connection {}
+
+/// One way of bringing the stream into the `<video>`, chosen when the player starts.
+pub trait Transport {
+    /// What `window.onairStats.protocol` says.
+    fn label(&self) -> &'static str;
+
+    /// Whether what plays is what the server's stream list says (HLS: the server packages
+    /// the fMP4 itself), so the stats can show those codecs before any media arrives.
+    fn plays_listed_codecs(&self) -> bool {
+        false
     }
 
-    /// Runs the HLS part loop for `room`, handing init and media segments to `on_chunk`.
-    pub fn open_hls(
+    /// Whether media comes through our `MediaSource` (attached before [`Self::open`]);
+    /// otherwise the browser fetches and plays the stream itself.
+    fn uses_mse(&self) -> bool {
+        true
+    }
+
+    /// Connects to `room`, whose fMP4 type is `mime` (from the server's stream list); media
+    /// and the end come back through `report`.
+    fn open(
+        &self,
         room: &str,
-        on_chunk: Box<dyn FnMut(super::hls::Chunk)>,
-        mut on_end: OnEnd,
-    ) -> Self {
-        let alive = Rc::new(Cell::new(true));
-        let still = alive.clone();
-        let base = format!("/hls/live/{room}");
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = super::hls::run(base, still.clone(), on_chunk).await;
-            if still.get() {
-                on_end(result.err());
-            }
-        });
-        Transport::Hls { alive }
-    }
-}
+        mime: &str,
+        video: &HtmlVideoElement,
+        report: Report,
+    ) -> Result<Box<dyn Connection>, String>;
 
-impl Drop for Transport {
-    fn drop(&mut self) {
-        match self {
-            Transport::Ws { socket, .. } => {
-                socket.set_onmessage(None);
-                socket.set_onclose(None);
-                let _ = socket.close();
-            }
-            Transport::Fetch { abort, alive } => {
-                alive.set(false);
-                abort.abort();
-            }
-            Transport::Hls { alive } => alive.set(false),
-        }
+    /// Checked on every tick: the browser is playing the stream by itself (no bytes pass
+    /// through us to tell that media is flowing).
+    fn playing_by_itself(&self, _video: &HtmlVideoElement) -> bool {
+        false
     }
-}
-
-fn open_ws(path: &str, mut on_data: OnData, mut on_end: OnEnd) -> Result<Transport, String> {
-    let url = super::super::ws_url(path).ok_or("no page location")?;
-    let socket = WebSocket::new(&url).map_err(|e| format!("cannot open {url}: {e:?}"))?;
-    socket.set_binary_type(BinaryType::Arraybuffer);
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        if let Ok(buf) = e.data().dyn_into::<js_sys::ArrayBuffer>() {
-            // One copy into wasm memory, which the demuxer then slices without copying.
-            on_data(&Uint8Array::new(&buf).to_vec());
-        }
-    });
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
-        // 1000/1005: the server ended the stream; anything else is a failure to retry.
-        let failed = !matches!(e.code(), 1000 | 1005);
-        let reason = if e.reason().is_empty() {
-            format!("connection closed ({})", e.code())
-        } else {
-            e.reason()
-        };
-        on_end(failed.then_some(reason));
-    });
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    Ok(Transport::Ws {
-        socket,
-        _on_message: on_message,
-        _on_close: on_close,
-    })
-}
-
-fn open_fetch(path: &str, mut on_data: OnData, mut on_end: OnEnd) -> Result<Transport, String> {
-    let abort = AbortController::new().map_err(|e| format!("{e:?}"))?;
-    let alive = Rc::new(Cell::new(true));
-    let signal = abort.signal();
-    let path = path.to_string();
-    let still = alive.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        let result = read_stream(&path, &signal, &still, &mut on_data).await;
-        if still.get() {
-            on_end(result.err());
-        }
-    });
-    Ok(Transport::Fetch { abort, alive })
-}
-
-async fn read_stream(
-    path: &str,
-    signal: &web_sys::AbortSignal,
-    alive: &Cell<bool>,
-    on_data: &mut OnData,
-) -> Result<(), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_signal(Some(signal));
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
-        .await
-        .map_err(|e| format!("fetch failed: {e:?}"))?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(format!("HTTP {}", response.status()));
-    }
-    let body = response.body().ok_or("no response body")?;
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    while alive.get() {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| format!("read failed: {e:?}"))?;
-        let done = js_sys::Reflect::get(&chunk, &"done".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        if done {
-            return Ok(());
-        }
-        if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into())
-            && let Ok(bytes) = value.dyn_into::<Uint8Array>()
-            && alive.get()
-        {
-            on_data(&bytes.to_vec());
-        }
-    }
-    Ok(())
 }

@@ -1,17 +1,14 @@
 //! Video frames without `MediaStreamTrackProcessor` (Firefox, Safari): the capture plays in a
 //! detached `<video>`, a timer draws it into a canvas at the chosen frame rate, and each
-//! drawing becomes a `VideoFrame` for the same per-frame path as the track processor's
-//! frames (`capture::on_video_frame`: back-pressure verdict, stamp, encode).
-
-use std::cell::RefCell;
-use std::rc::Rc;
+//! drawing becomes a `VideoFrame` reported to the engine, which handles it like the track
+//! processor's frames (back-pressure verdict, stamp, encode).
 
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, MediaStream};
 
-use super::StudioError;
-use super::engine::Engine;
 use super::js::{self, VideoFrame, obj};
+use super::model::StudioError;
+use super::report::{Frame, Report};
 use crate::services::Interval;
 
 /// The running pump; dropping it stops the timer and the detached `<video>`.
@@ -30,11 +27,13 @@ fn unsupported(what: &str) -> StudioError {
     StudioError::Unsupported(format!("no canvas to capture frames with ({what})"))
 }
 
+/// Draws `stream` at `fps` into a `width`×`height` canvas; each drawing goes to `frames`.
 pub fn start(
-    engine: &Rc<RefCell<Engine>>,
     stream: &MediaStream,
     (width, height): (u32, u32),
-) -> Result<(), StudioError> {
+    fps: u32,
+    frames: Report<Frame>,
+) -> Result<CanvasPump, StudioError> {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or_else(|| unsupported("no document"))?;
@@ -63,13 +62,8 @@ pub fn start(
         .flatten()
         .and_then(|c| c.dyn_into().ok())
         .ok_or_else(|| unsupported("2d context"))?;
-    let fps = engine.borrow().settings.fps.max(1);
-    let weak = Rc::downgrade(engine);
     let source = video.clone();
-    let tick = Interval::new(1000 / fps, move || {
-        let Some(engine) = weak.upgrade() else {
-            return;
-        };
+    let tick = Interval::new(1000 / fps.max(1), move || {
         // Nothing to draw until the first frame has arrived.
         if source.ready_state() < 2 {
             return;
@@ -86,9 +80,9 @@ pub fn start(
         }
         let init = obj(&[("timestamp", (js::perf_now() * 1000.0).into())]);
         match VideoFrame::from_source(&canvas, &init) {
+            // Closed once handled (or dropped unhandled, if the engine has stopped).
             Ok(frame) => {
-                super::capture::on_video_frame(&engine, &frame);
-                frame.close();
+                frames(Frame(frame));
             }
             Err(e) => crate::services::warn(&format!(
                 "studio: no frame from the canvas: {}",
@@ -96,6 +90,5 @@ pub fn start(
             )),
         }
     });
-    engine.borrow_mut().canvas = Some(CanvasPump { video, _tick: tick });
-    Ok(())
+    Ok(CanvasPump { video, _tick: tick })
 }

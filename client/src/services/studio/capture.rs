@@ -1,13 +1,12 @@
-//! Getting the tracks (camera + mic, or screen + optional mic), setting up the WebCodecs
-//! encoders, and the loops that read frames from the tracks and feed them to the encoders.
+//! Getting the tracks (camera + mic, or screen + optional mic), setting up what turns them
+//! into encoded media (the [`Pipeline`]: WebCodecs encoders, or the MediaRecorder, or a
+//! canvas), and the loops that read frames from the tracks.
 //!
 //! Frames are read with `MediaStreamTrackProcessor` (where it is missing, `canvas` draws
 //! them and the audio goes through `recorder`; without WebCodecs, or with `?recorder=1`,
-//! everything does). The back-pressure verdict ([`super::control`]) is taken per frame
-//! *before* encoding, so a slow link costs no encoder time.
-
-use std::cell::RefCell;
-use std::rc::Rc;
+//! everything does). Everything here reports to the engine as a [`Capture`] event: the
+//! frames themselves go to the engine, which takes the back-pressure verdict
+//! ([`super::control`]) per frame *before* encoding, so a slow link costs no encoder time.
 
 use js_sys::{Object, Uint8Array};
 use wasm_bindgen::prelude::Closure;
@@ -15,14 +14,78 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamTrack, ReadableStreamDefaultReader};
 
-use super::control::Verdict;
-use super::engine::Engine;
+use super::canvas::CanvasPump;
 use super::flv::AudioKind;
 use super::js::{
-    self, AudioData, AudioEncoder, EncodedAudioChunk, EncodedVideoChunk, MediaDevices,
-    MediaStreamTrackProcessor, VideoEncoder, VideoFrame, obj,
+    self, AudioEncoder, EncodedAudioChunk, EncodedVideoChunk, MediaDevices,
+    MediaStreamTrackProcessor, VideoEncoder, obj,
 };
-use super::{Source, StudioError, StudioEvent};
+use super::model::{Settings, Source, StudioError};
+use super::recorder::{self, Recorded, Recording};
+use super::report::{self, Frame, Report, Samples};
+
+/// What capture tells the engine.
+pub enum Capture {
+    /// The capture stream exists (for the preview, and to be stopped with the broadcast);
+    /// `recorder`: it is pushed through the MediaRecorder path.
+    Stream {
+        stream: MediaStream,
+        recorder: bool,
+    },
+    /// Everything that encodes is set up: time to connect.
+    Ready(Pipeline),
+    /// A frame read from the video track (or drawn from the canvas).
+    VideoFrame(Frame),
+    /// Samples read from the audio track.
+    AudioData(Samples),
+    /// WebCodecs output, with the new decoder config when there is one.
+    VideoChunk(EncodedVideoChunk, Option<Vec<u8>>),
+    AudioChunk(EncodedAudioChunk, Option<Vec<u8>>),
+    /// What the MediaRecorder path demuxed.
+    Recorded(Recorded),
+    /// The video track ended by itself (screen sharing stopped, camera gone).
+    TrackEnded,
+    /// Setting up or encoding failed: the broadcast stops.
+    Failed(StudioError),
+}
+
+/// A browser callback with the two arguments WebCodecs and the media events give.
+type Callback = Closure<dyn FnMut(JsValue, JsValue)>;
+
+/// What turns the capture into encoded media, owned by the engine once [`Capture::Ready`].
+/// Dropping it closes the encoders and stops the recorder and the canvas.
+#[derive(Default)]
+pub struct Pipeline {
+    pub video: Option<VideoEncoder>,
+    pub audio: Option<(AudioEncoder, AudioKind)>,
+    /// Shown in the status panel.
+    pub video_codec: Option<String>,
+    /// The picture size the video encoder was configured with.
+    pub size: Option<(u32, u32)>,
+    recordings: Vec<Recording>,
+    canvas: Option<CanvasPump>,
+    /// The encoders' and the track's callbacks; dropped last (fields drop in order), after
+    /// whatever could call them is closed.
+    callbacks: Vec<Callback>,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(venc) = self.video.take()
+            && venc.state() != "closed"
+        {
+            let _ = venc.close();
+        }
+        if let Some((aenc, _)) = self.audio.take() {
+            let _ = aenc.close();
+        }
+    }
+}
+
+/// Whether this browser has what the WebCodecs path needs.
+fn has_webcodecs() -> bool {
+    js::has_global("VideoEncoder") && js::has_global("AudioEncoder")
+}
 
 /// `track.getSettings()` (its dictionary type needs more web-sys features than it is worth).
 fn track_settings(track: &MediaStreamTrack) -> JsValue {
@@ -32,39 +95,42 @@ fn track_settings(track: &MediaStreamTrack) -> JsValue {
         .unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Starts the broadcast: capture, encoders, socket, loops.
-pub fn spawn(engine: Rc<RefCell<Engine>>) {
+/// Starts capturing for a broadcast with `settings` whose FLV time 0 is `t0`; everything
+/// that happens is reported.
+pub fn spawn(settings: Settings, t0: f64, report: Report<Capture>) {
     wasm_bindgen_futures::spawn_local(async move {
-        if let Err(error) = start(&engine).await {
-            engine.borrow_mut().fail(error);
+        if let Err(error) = start(&settings, t0, &report).await {
+            report(Capture::Failed(error));
         }
     });
 }
 
-async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
-    let settings = engine.borrow().settings.clone();
+async fn start(settings: &Settings, t0: f64, report: &Report<Capture>) -> Result<(), StudioError> {
     // Without WebCodecs, MediaRecorder is the way (or when `?recorder=1` asks for it).
-    let use_recorder = settings.recorder || !super::has_webcodecs();
-    if use_recorder && !super::recorder::supported() {
+    let use_recorder = settings.recorder || !has_webcodecs();
+    if use_recorder && !recorder::supported() {
         return Err(StudioError::Unsupported(
             "neither WebCodecs (VideoEncoder) nor MediaRecorder with H.264 WebM is available"
                 .into(),
         ));
     }
-    let stream = capture(settings.source, &settings).await?;
-    {
-        let mut e = engine.borrow_mut();
-        if e.stopped {
-            stop_tracks(&stream);
-            return Ok(());
-        }
-        e.stream = Some(stream.clone());
-        e.stats.recorder = use_recorder;
-        e.emit(StudioEvent::Preview(stream.clone()));
+    let stream = capture(settings.source, settings).await?;
+    let captured = Capture::Stream {
+        stream: stream.clone(),
+        recorder: use_recorder,
+    };
+    if !report(captured) {
+        // Stopped while the browser was asking: nobody else will release the tracks.
+        stop_tracks(&stream);
+        return Ok(());
     }
+    let recorded = report::map(report, Capture::Recorded);
+    let mut pipe = Pipeline::default();
     if use_recorder {
-        super::recorder::start(engine, &stream, super::recorder::MIME)?;
-        super::uplink::connect(engine);
+        let recording = recorder::start(&stream, recorder::MIME, settings.bitrate, t0, recorded)?;
+        pipe.recordings.push(recording);
+        pipe.video_codec = Some("H.264 (MediaRecorder)".into());
+        report(Capture::Ready(pipe));
         return Ok(());
     }
     let video = stream
@@ -80,34 +146,68 @@ async fn start(engine: &Rc<RefCell<Engine>>) -> Result<(), StudioError> {
     let Some(video) = video else {
         return Err(StudioError::NoDevice("video track"));
     };
-    watch_end(engine, &video);
+    pipe.callbacks.push(watch_end(&video, report));
     let size = track_size(&video).unwrap_or((settings.width, settings.height));
-    setup_video_encoder(engine, size)?;
+    let (encoder, callbacks) = new_encoder(
+        VideoEncoder::new,
+        "VideoEncoder",
+        report,
+        Capture::VideoChunk,
+    )?;
+    pipe.callbacks.extend(callbacks);
+    let codec = avc_codec_string(size.0, size.1);
+    let config = video_config(codec, size, settings.fps, settings.bitrate);
+    let configured = encoder.configure(&config);
+    pipe.video = Some(encoder);
+    configured.map_err(|err| {
+        StudioError::Unsupported(format!("H.264 {codec}: {}", js::error_text(&err)))
+    })?;
+    pipe.video_codec = Some(format!("H.264 ({codec})"));
+    pipe.size = Some(size);
     if !js::has_global("MediaStreamTrackProcessor") {
         // No track processor (Firefox, Safari): frames are drawn from a <video> into a
         // canvas, and the audio is recorded as Opus WebM and demuxed.
-        super::canvas::start(engine, &stream, size)?;
+        let frames = report::map(report, Capture::VideoFrame);
+        pipe.canvas = Some(super::canvas::start(&stream, size, settings.fps, frames)?);
         if let Some(audio) = audio {
-            if super::recorder::audio_supported() {
+            if recorder::audio_supported() {
                 let only_audio =
                     MediaStream::new().map_err(|e| StudioError::Unsupported(js::error_text(&e)))?;
                 only_audio.add_track(&audio);
-                super::recorder::start(engine, &only_audio, super::recorder::AUDIO_MIME)?;
+                let recording = recorder::start(
+                    &only_audio,
+                    recorder::AUDIO_MIME,
+                    settings.bitrate,
+                    t0,
+                    recorded,
+                )?;
+                pipe.recordings.push(recording);
             } else {
                 crate::services::warn("studio: no way to read the microphone here; video only");
             }
         }
-        super::uplink::connect(engine);
+        report(Capture::Ready(pipe));
         return Ok(());
     }
     if let Some(track) = &audio {
         let kind = choose_audio(track).await;
-        setup_audio_encoder(engine, kind)?;
+        let (encoder, callbacks) = new_encoder(
+            AudioEncoder::new,
+            "AudioEncoder",
+            report,
+            Capture::AudioChunk,
+        )?;
+        pipe.callbacks.extend(callbacks);
+        pipe.audio = Some((encoder, kind));
     }
-    super::uplink::connect(engine);
-    read_video(engine.clone(), &video)?;
-    if let Some(audio) = audio {
-        read_audio(engine.clone(), &audio)?;
+    let video_reader = reader(&video)?;
+    let audio_reader = audio.as_ref().map(reader).transpose()?;
+    if !report(Capture::Ready(pipe)) {
+        return Ok(());
+    }
+    read_video(video_reader, report.clone());
+    if let Some(audio_reader) = audio_reader {
+        read_audio(audio_reader, report.clone());
     }
     Ok(())
 }
@@ -126,7 +226,7 @@ fn media_devices() -> Result<MediaDevices, StudioError> {
     Ok(devices.unchecked_into())
 }
 
-fn video_constraints(s: &super::Settings) -> Object {
+fn video_constraints(s: &Settings) -> Object {
     obj(&[
         ("width", obj(&[("ideal", s.width.into())]).into()),
         ("height", obj(&[("ideal", s.height.into())]).into()),
@@ -145,7 +245,7 @@ fn capture_error(what: &'static str, e: &JsValue) -> StudioError {
     }
 }
 
-async fn capture(source: Source, s: &super::Settings) -> Result<MediaStream, StudioError> {
+async fn capture(source: Source, s: &Settings) -> Result<MediaStream, StudioError> {
     let devices = media_devices()?;
     match source {
         Source::Camera => {
@@ -202,9 +302,12 @@ async fn capture(source: Source, s: &super::Settings) -> Result<MediaStream, Stu
     }
 }
 
+/// Stops every track of `stream` (and unhooks `watch_end`, whose callback goes with the
+/// pipeline).
 pub fn stop_tracks(stream: &MediaStream) {
     for track in stream.get_tracks().iter() {
         if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+            track.set_onended(None);
             track.stop();
         }
     }
@@ -258,47 +361,34 @@ fn description(metadata: &JsValue) -> Option<Vec<u8>> {
     Some(Uint8Array::new_with_byte_offset_and_length(&buffer, offset, len).to_vec())
 }
 
-fn error_callback(engine: &Rc<RefCell<Engine>>) -> Closure<dyn FnMut(JsValue, JsValue)> {
-    let weak = Rc::downgrade(engine);
-    Closure::new(move |e: JsValue, _: JsValue| {
-        if let Some(engine) = weak.upgrade()
-            && let Ok(mut engine) = engine.try_borrow_mut()
-        {
-            engine.fail(StudioError::Encoder(js::error_text(&e)));
-        }
-    })
-}
-
-fn setup_video_encoder(engine: &Rc<RefCell<Engine>>, size: (u32, u32)) -> Result<(), StudioError> {
-    let weak = Rc::downgrade(engine);
-    let output =
-        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, meta: JsValue| {
-            if let Some(engine) = weak.upgrade() {
-                let chunk: EncodedVideoChunk = chunk.unchecked_into();
-                engine
-                    .borrow_mut()
-                    .on_video_chunk(&chunk, description(&meta));
-            }
-        });
-    let error = error_callback(engine);
+/// A WebCodecs encoder (`new` is `VideoEncoder::new` or `AudioEncoder::new`) whose
+/// output chunks are reported as `on_chunk(chunk, new decoder config)`, and whose errors
+/// stop the broadcast. The callbacks must live as long as the encoder.
+fn new_encoder<E, C: JsCast + 'static>(
+    new: fn(&Object) -> Result<E, JsValue>,
+    what: &str,
+    report: &Report<Capture>,
+    on_chunk: fn(C, Option<Vec<u8>>) -> Capture,
+) -> Result<(E, [Callback; 2]), StudioError> {
+    let output = {
+        let report = report.clone();
+        Callback::new(move |chunk: JsValue, meta: JsValue| {
+            report(on_chunk(chunk.unchecked_into(), description(&meta)));
+        })
+    };
+    let error = {
+        let report = report.clone();
+        Callback::new(move |e: JsValue, _: JsValue| {
+            report(Capture::Failed(StudioError::Encoder(js::error_text(&e))));
+        })
+    };
     let init = obj(&[
         ("output", output.as_ref().clone()),
         ("error", error.as_ref().clone()),
     ]);
-    let encoder = VideoEncoder::new(&init)
-        .map_err(|e| StudioError::Unsupported(format!("VideoEncoder: {}", js::error_text(&e))))?;
-    let mut e = engine.borrow_mut();
-    let codec = avc_codec_string(size.0, size.1);
-    let config = video_config(codec, size, e.settings.fps, e.control.current_bps);
-    encoder.configure(&config).map_err(|err| {
-        StudioError::Unsupported(format!("H.264 {codec}: {}", js::error_text(&err)))
-    })?;
-    e.venc = Some(encoder);
-    e.callbacks.push(output);
-    e.callbacks.push(error);
-    e.stats.video_codec = format!("H.264 ({codec})");
-    (e.stats.width, e.stats.height) = size;
-    Ok(())
+    let encoder = new(&init)
+        .map_err(|e| StudioError::Unsupported(format!("{what}: {}", js::error_text(&e))))?;
+    Ok((encoder, [output, error]))
 }
 
 /// AAC where the browser can encode it, else Opus (DESIGN.md §5).
@@ -328,33 +418,6 @@ async fn choose_audio(track: &MediaStreamTrack) -> AudioKind {
     }
 }
 
-fn setup_audio_encoder(engine: &Rc<RefCell<Engine>>, kind: AudioKind) -> Result<(), StudioError> {
-    let weak = Rc::downgrade(engine);
-    let output =
-        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, meta: JsValue| {
-            if let Some(engine) = weak.upgrade() {
-                let chunk: EncodedAudioChunk = chunk.unchecked_into();
-                engine
-                    .borrow_mut()
-                    .on_audio_chunk(&chunk, description(&meta));
-            }
-        });
-    let error = error_callback(engine);
-    let init = obj(&[
-        ("output", output.as_ref().clone()),
-        ("error", error.as_ref().clone()),
-    ]);
-    let encoder = AudioEncoder::new(&init)
-        .map_err(|e| StudioError::Unsupported(format!("AudioEncoder: {}", js::error_text(&e))))?;
-    let mut e = engine.borrow_mut();
-    e.aenc = Some(encoder);
-    e.audio_kind = Some(kind);
-    e.callbacks.push(output);
-    e.callbacks.push(error);
-    e.stats.audio_codec = kind.name().into();
-    Ok(())
-}
-
 fn reader(track: &MediaStreamTrack) -> Result<ReadableStreamDefaultReader, StudioError> {
     let processor =
         MediaStreamTrackProcessor::new(&obj(&[("track", track.into())])).map_err(|e| {
@@ -376,157 +439,39 @@ async fn next(reader: &ReadableStreamDefaultReader) -> Option<JsValue> {
     Some(js::get(&result, "value"))
 }
 
-fn read_video(engine: Rc<RefCell<Engine>>, track: &MediaStreamTrack) -> Result<(), StudioError> {
-    let reader = reader(track)?;
+fn read_video(reader: ReadableStreamDefaultReader, report: Report<Capture>) {
     wasm_bindgen_futures::spawn_local(async move {
         while let Some(value) = next(&reader).await {
-            let frame: VideoFrame = value.unchecked_into();
-            let go_on = on_video_frame(&engine, &frame);
-            frame.close();
-            if !go_on {
+            // Closed once the engine has handled it (or at once if it has stopped).
+            if !report(Capture::VideoFrame(Frame(value.unchecked_into()))) {
                 break;
             }
         }
         let _ = reader.cancel();
-        track_ended(&engine);
+        // Also when the engine has stopped (nobody hears it then): otherwise the video
+        // track ended by itself, and the broadcast stops and says why.
+        report(Capture::TrackEnded);
     });
-    Ok(())
-}
-
-/// The video track ended by itself (the browser's "Stop sharing", a camera unplugged): the
-/// broadcast stops and says why.
-fn track_ended(engine: &Rc<RefCell<Engine>>) {
-    if let Ok(mut e) = engine.try_borrow_mut()
-        && !e.stopped
-    {
-        e.fail(StudioError::Capture {
-            what: "video",
-            detail: "the video track ended (screen sharing stopped, or the camera went away)"
-                .into(),
-        });
-    }
 }
 
 /// Stops the broadcast when the browser ends the video track (an `ended` event, which
 /// `stop()` from our own code does not fire).
-fn watch_end(engine: &Rc<RefCell<Engine>>, track: &MediaStreamTrack) {
-    let weak = Rc::downgrade(engine);
-    let on_ended = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_: JsValue, _: JsValue| {
-        if let Some(engine) = weak.upgrade() {
-            track_ended(&engine);
-        }
+fn watch_end(track: &MediaStreamTrack, report: &Report<Capture>) -> Callback {
+    let report = report.clone();
+    let on_ended = Callback::new(move |_: JsValue, _: JsValue| {
+        report(Capture::TrackEnded);
     });
     track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
-    engine.borrow_mut().callbacks.push(on_ended);
+    on_ended
 }
 
-/// One captured frame: drop it or encode it. Returns false once the broadcast stopped.
-pub fn on_video_frame(engine: &Rc<RefCell<Engine>>, frame: &VideoFrame) -> bool {
-    let wallclock = js::wallclock_ms();
-    let now = js::perf_now();
-    let mut e = engine.borrow_mut();
-    if e.stopped {
-        return false;
-    }
-    let sample_us = frame.timestamp();
-    let now_us = e.now_us();
-    e.vclock.anchor(sample_us, now_us);
-    let (buffered, in_flight) = (e.uplink.buffered(), e.uplink.in_flight());
-    e.note_buffered(buffered, in_flight);
-    let queued = buffered.max(in_flight);
-    let queue = e.venc.as_ref().map_or(0, |v| v.encode_queue_size());
-    let open = e.uplink.open;
-    let (verdict, rate) = e.control.on_frame(now, open, queued, queue);
-    if let (Some(rate), Some(venc)) = (rate, e.venc.as_ref()) {
-        let size = (e.stats.width, e.stats.height);
-        let config = video_config(avc_codec_string(size.0, size.1), size, e.settings.fps, rate);
-        if let Err(err) = venc.configure(&config) {
-            crate::services::warn(&format!(
-                "studio: bitrate change refused: {}",
-                js::error_text(&err)
-            ));
-        }
-    }
-    match verdict {
-        Verdict::Encode { keyframe } => {
-            e.want_stamp(sample_us, keyframe, wallclock, now);
-            let options = obj(&[("keyFrame", keyframe.into())]);
-            let result = e.venc.as_ref().map(|v| v.encode(frame, &options));
-            if let Some(Err(err)) = result {
-                e.fail(StudioError::Encoder(js::error_text(&err)));
-                return false;
-            }
-        }
-        v => {
-            debug_assert!(v.dropped());
-            // Frames before the first socket opens are not "dropped" by congestion.
-            if v != Verdict::DropOffline || e.uplink.reconnects > 0 || e.stats.frames_encoded > 0 {
-                e.stats.dropped_frames += 1;
-            }
-        }
-    }
-    true
-}
-
-fn read_audio(engine: Rc<RefCell<Engine>>, track: &MediaStreamTrack) -> Result<(), StudioError> {
-    let reader = reader(track)?;
+fn read_audio(reader: ReadableStreamDefaultReader, report: Report<Capture>) {
     wasm_bindgen_futures::spawn_local(async move {
         while let Some(value) = next(&reader).await {
-            let data: AudioData = value.unchecked_into();
-            let go_on = on_audio_data(&engine, &data);
-            data.close();
-            if !go_on {
+            if !report(Capture::AudioData(Samples(value.unchecked_into()))) {
                 break;
             }
         }
         let _ = reader.cancel();
     });
-    Ok(())
-}
-
-/// Audio encoders queue more than this only when the page is starved; drop rather than pile up.
-const MAX_AUDIO_QUEUE: u32 = 20;
-
-fn on_audio_data(engine: &Rc<RefCell<Engine>>, data: &AudioData) -> bool {
-    let mut e = engine.borrow_mut();
-    if e.stopped {
-        return false;
-    }
-    let now_us = e.now_us();
-    e.aclock.anchor(data.timestamp(), now_us);
-    let (Some(aenc), Some(kind)) = (e.aenc.clone(), e.audio_kind) else {
-        return true;
-    };
-    if e.audio_format.is_none() {
-        let rate = data.sample_rate() as u32;
-        let channels = data.number_of_channels();
-        let (codec, bitrate) = match kind {
-            AudioKind::Aac => ("mp4a.40.2", 128_000),
-            AudioKind::Opus => ("opus", 96_000),
-        };
-        let config = obj(&[
-            ("codec", codec.into()),
-            ("sampleRate", rate.into()),
-            ("numberOfChannels", channels.into()),
-            ("bitrate", bitrate.into()),
-        ]);
-        if let Err(err) = aenc.configure(&config) {
-            e.fail(StudioError::Unsupported(format!(
-                "{} audio: {}",
-                kind.name(),
-                js::error_text(&err)
-            )));
-            return false;
-        }
-        e.audio_format = Some((rate, channels));
-    }
-    let queued = e.uplink.queued();
-    if e.control.audio_ok(e.uplink.open, queued)
-        && aenc.encode_queue_size() <= MAX_AUDIO_QUEUE
-        && let Err(err) = aenc.encode(data)
-    {
-        e.fail(StudioError::Encoder(js::error_text(&err)));
-        return false;
-    }
-    true
 }

@@ -7,13 +7,19 @@
 //! - [`js`]: hand-written bindings for WebCodecs, `MediaStreamTrackProcessor`, media devices.
 //! - [`flv`]: pure tag building, capture-clock mapping and the `onFI` stamp (tested natively).
 //! - [`control`]: back-pressure and keyframe decisions (pure, tested natively).
-//! - `engine`: the running broadcast (encoders, socket, counters) behind one `Rc<RefCell>`.
-//! - `capture`: getting the tracks and the loops that read frames from them.
+//! - `model`: the vocabulary the page uses (settings, link state, errors, stats, events).
+//! - `engine`: the running broadcast: the one owner of its state, a task draining a mailbox.
+//! - `capture`: getting the tracks, setting up the encoders, the loops reading the tracks.
 //! - `canvas`: frames drawn from a `<video>` where there is no `MediaStreamTrackProcessor`.
 //! - `recorder`: the MediaRecorder (WebM, demuxed by `onair_shared::webm`) fallback.
 //! - `uplink`: the WebSocket, its refusals, and reconnecting within the server's grace.
+//! - `report`: how the modules above report to the engine (they only enqueue).
 //! - `publish`: `window.onairStudio`, the numbers for tests and the console.
 //! - [`room`]: the saved room (localStorage), push URL, share link, viewer count.
+//!
+//! Each module uses only modules below it: `engine` → `capture` → `canvas`, `recorder`;
+//! `engine` → `uplink`; and all of them → `report`, `model`, `publish`, `flv`, `control`,
+//! `js`. None of them names this file's [`Studio`].
 //!
 //! [`Studio`] is owned by the `use_studio` hook; dropping it stops the tracks, closes the
 //! encoders and the socket.
@@ -24,174 +30,37 @@ pub mod control;
 mod engine;
 pub mod flv;
 pub mod js;
+mod model;
 mod publish;
 mod recorder;
+mod report;
 pub mod room;
 mod uplink;
-
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use yew::Callback;
 
 use crate::services::Interval;
-use engine::Engine;
-
-/// What to capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Camera,
-    Screen { mic: bool },
-}
-
-/// How to broadcast.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub source: Source,
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    pub bitrate: u32,
-    /// `ws(s)://HOST/live/ROOM.flv?key=KEY[&…]`.
-    pub push_url: String,
-    /// Use MediaRecorder (WebM) instead of WebCodecs.
-    pub recorder: bool,
-}
-
-/// Where the broadcast stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// Asking for the camera / screen, setting up encoders.
-    Starting,
-    Connecting,
-    Live,
-    /// The socket dropped; this is the n-th attempt to get it back.
-    Reconnecting(u32),
-    Stopped,
-}
-
-impl LinkState {
-    pub fn name(self) -> &'static str {
-        match self {
-            LinkState::Starting => "starting",
-            LinkState::Connecting => "connecting",
-            LinkState::Live => "live",
-            LinkState::Reconnecting(_) => "reconnecting",
-            LinkState::Stopped => "stopped",
-        }
-    }
-}
-
-/// Why a broadcast could not start or had to stop; each is shown with a way forward.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StudioError {
-    Denied(&'static str),
-    NoDevice(&'static str),
-    Capture { what: &'static str, detail: String },
-    Unsupported(String),
-    Encoder(String),
-    KeyRefused(String),
-    NameTaken(String),
-    Refused(String),
-    Unreachable,
-}
-
-impl std::fmt::Display for StudioError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StudioError::Denied(what) => write!(f, "Access to the {what} was denied."),
-            StudioError::NoDevice(what) => write!(f, "No {what} was found."),
-            StudioError::Capture { what, detail } => {
-                write!(f, "Could not capture the {what}: {detail}")
-            }
-            StudioError::Unsupported(e) => write!(f, "This browser cannot encode the stream: {e}"),
-            StudioError::Encoder(e) => write!(f, "The encoder failed: {e}"),
-            StudioError::KeyRefused(e) => write!(f, "The server refused the stream key: {e}"),
-            StudioError::NameTaken(e) => {
-                write!(f, "This stream is already live from somewhere else: {e}")
-            }
-            StudioError::Refused(e) => write!(f, "The server closed the stream: {e}"),
-            StudioError::Unreachable => write!(f, "The server cannot be reached."),
-        }
-    }
-}
-
-impl StudioError {
-    /// What the broadcaster can do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            StudioError::Denied(_) => {
-                "Allow access in the browser's site settings (the icon left of the address), then press Go live again."
-            }
-            StudioError::NoDevice(_) => {
-                "Connect a camera / microphone, or share your screen instead."
-            }
-            StudioError::Capture { .. } => "Close other apps using the device and try again.",
-            StudioError::Unsupported(_) | StudioError::Encoder(_) => {
-                "Use a recent Chrome, Edge or Firefox, or push with OBS using the settings below."
-            }
-            StudioError::KeyRefused(_) => {
-                "The saved room may have been closed: press Forget room to make a new one."
-            }
-            StudioError::NameTaken(_) => {
-                "Stop the other broadcast first (or wait 10 s after it dropped), then Go live again."
-            }
-            StudioError::Refused(_) => "Press Go live to start again.",
-            StudioError::Unreachable => "Check your connection, then press Go live again.",
-        }
-    }
-}
-
-/// Numbers for the status panel (and `window.onairStudio`), refreshed about once a second.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stats {
-    pub sent_bytes: f64,
-    pub bitrate_kbps: f64,
-    pub target_kbps: u32,
-    pub fps: f64,
-    pub frames_encoded: u64,
-    pub dropped_frames: u64,
-    pub encoder_queue: u32,
-    pub buffered_amount: u32,
-    pub max_buffered_amount: u32,
-    /// Bytes sent that the server has not acknowledged yet (see `uplink`).
-    pub in_flight: u32,
-    pub max_in_flight: u32,
-    pub reconnects: u32,
-    pub congested: bool,
-    pub video_codec: String,
-    pub audio_codec: String,
-    pub width: u32,
-    pub height: u32,
-    pub elapsed_s: f64,
-    pub recorder: bool,
-}
-
-/// What the engine reports to its owner.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StudioEvent {
-    State(LinkState),
-    Stats(Stats),
-    /// The capture stream, for the preview `<video>`.
-    Preview(web_sys::MediaStream),
-    Failed(StudioError),
-}
+use engine::Event;
+pub use model::{LinkState, Settings, Source, Stats, StudioError, StudioEvent};
+use report::Report;
 
 /// A running broadcast. Dropping it stops everything.
 pub struct Studio {
-    engine: Rc<RefCell<Engine>>,
+    /// The engine's mailbox; the engine itself belongs to its own task.
+    engine: Report<Event>,
     _tick: Interval,
 }
 
 impl Studio {
     /// Starts capturing and pushing; progress and failures come through `on_event`.
     pub fn start(settings: Settings, on_event: Callback<StudioEvent>) -> Self {
-        let engine = Rc::new(RefCell::new(Engine::new(settings, on_event)));
+        let engine = engine::spawn(settings, on_event);
         let tick = {
             let engine = engine.clone();
-            Interval::new(1_000, move || engine::tick(&engine))
+            Interval::new(1_000, move || {
+                engine(Event::Tick);
+            })
         };
-        capture::spawn(engine.clone());
         Self {
             engine,
             _tick: tick,
@@ -201,13 +70,9 @@ impl Studio {
 
 impl Drop for Studio {
     fn drop(&mut self) {
-        engine::stop(&self.engine);
+        // Handled on the engine's task; if it has stopped already, there is nothing to do.
+        (self.engine)(Event::Stop);
     }
-}
-
-/// Whether this browser has what the WebCodecs path needs.
-pub fn has_webcodecs() -> bool {
-    js::has_global("VideoEncoder") && js::has_global("AudioEncoder")
 }
 
 /// Shows the capture in the preview `<video>` (muted: the broadcaster must not hear

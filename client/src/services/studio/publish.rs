@@ -3,8 +3,8 @@
 
 use wasm_bindgen::JsValue;
 
-use super::Stats;
 use super::js::obj;
+use super::model::Stats;
 
 /// Replaces `window.onairStudio` with the current numbers.
 pub fn window_stats(state: &str, stats: &Stats) {

@@ -8,9 +8,6 @@
 //! changed while recording; and the `onFI` wallclock is the recording's start plus the
 //! frame's WebM time, not the moment the frame left the camera.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use futures::StreamExt;
 use futures::channel::mpsc;
 use js_sys::Uint8Array;
@@ -20,10 +17,53 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, MediaStream};
 
-use super::StudioError;
-use super::engine::Engine;
-use super::flv::AudioKind;
 use super::js::{self, MediaRecorder, obj};
+use super::model::StudioError;
+use super::report::Report;
+
+/// What the recording became, for the engine (which decides what is sent).
+pub enum Recorded {
+    /// The recording's tracks: the video size (if it has video), and whether it has Opus.
+    Tracks {
+        size: Option<(u32, u32)>,
+        opus: bool,
+    },
+    /// An encoded H.264 frame (AVCC) at FLV time `ms`; `config` when it is new;
+    /// `wallclock` is when it was recorded (for the `onFI` stamp).
+    Video {
+        data: Vec<u8>,
+        keyframe: bool,
+        ms: u32,
+        config: Option<Vec<u8>>,
+        wallclock: f64,
+    },
+    /// An Opus packet and the OpusHead it goes with.
+    Audio {
+        head: Vec<u8>,
+        data: Vec<u8>,
+        ms: u32,
+    },
+    /// The recorder failed or its output cannot be read: the broadcast stops.
+    Failed(StudioError),
+}
+
+/// A running MediaRecorder; dropping it stops it and silences its callbacks.
+pub struct Recording {
+    recorder: MediaRecorder,
+    _on_data: Closure<dyn FnMut(JsValue, JsValue)>,
+    _on_error: Closure<dyn FnMut(JsValue, JsValue)>,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        // Its callbacks are about to be dropped: it must not call them any more.
+        self.recorder.set_ondataavailable(None);
+        self.recorder.set_onerror(None);
+        if self.recorder.state() != "inactive" {
+            let _ = self.recorder.stop();
+        }
+    }
+}
 
 /// What the studio records; Chromium supports it (DESIGN.md §5).
 pub const MIME: &str = "video/webm;codecs=h264,opus";
@@ -44,19 +84,20 @@ pub fn audio_supported() -> bool {
     js::has_global("MediaRecorder") && MediaRecorder::is_type_supported(AUDIO_MIME)
 }
 
-/// Starts recording `stream` as `mime` ([`MIME`] or [`AUDIO_MIME`]) and pushing what comes
-/// out.
+/// Starts recording `stream` as `mime` ([`MIME`] or [`AUDIO_MIME`]) at `bitrate`. What
+/// comes out goes to `report`, timed from `t0` (the broadcast's `performance.now()` start).
 pub fn start(
-    engine: &Rc<RefCell<Engine>>,
     stream: &MediaStream,
     mime: &str,
-) -> Result<(), StudioError> {
+    bitrate: u32,
+    t0: f64,
+    report: Report<Recorded>,
+) -> Result<Recording, StudioError> {
     if !js::has_global("MediaRecorder") || !MediaRecorder::is_type_supported(mime) {
         return Err(StudioError::Unsupported(format!(
             "MediaRecorder cannot record {mime} here"
         )));
     }
-    let bitrate = engine.borrow().settings.bitrate;
     let options = obj(&[
         ("mimeType", mime.into()),
         ("videoBitsPerSecond", bitrate.into()),
@@ -75,32 +116,28 @@ pub fn start(
         }
     });
     let on_error = {
-        let weak = Rc::downgrade(engine);
+        let report = report.clone();
         Closure::<dyn FnMut(JsValue, JsValue)>::new(move |event: JsValue, _| {
-            if let Some(engine) = weak.upgrade() {
-                let detail = js::error_text(&js::get(&event, "error"));
-                engine
-                    .borrow_mut()
-                    .fail(StudioError::Encoder(format!("MediaRecorder: {detail}")));
-            }
+            let detail = js::error_text(&js::get(&event, "error"));
+            report(Recorded::Failed(StudioError::Encoder(format!(
+                "MediaRecorder: {detail}"
+            ))));
         })
     };
     recorder.set_ondataavailable(Some(on_data.as_ref().unchecked_ref()));
     recorder.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    recorder
+    // Made before `start`, so a failure to start drops it and unsets the handlers.
+    let recording = Recording {
+        recorder,
+        _on_data: on_data,
+        _on_error: on_error,
+    };
+    recording
+        .recorder
         .start(TIMESLICE_MS)
         .map_err(|e| StudioError::Encoder(format!("MediaRecorder: {}", js::error_text(&e))))?;
-    {
-        let mut e = engine.borrow_mut();
-        e.recorder = Some(recorder);
-        e.callbacks.push(on_data);
-        e.callbacks.push(on_error);
-        if mime == MIME {
-            e.stats.video_codec = "H.264 (MediaRecorder)".into();
-        }
-    }
-    wasm_bindgen_futures::spawn_local(read(engine.clone(), rx));
-    Ok(())
+    wasm_bindgen_futures::spawn_local(read(rx, t0, report));
+    Ok(recording)
 }
 
 /// The tracks of the recording, once its Tracks element arrived.
@@ -111,14 +148,11 @@ struct Tracks {
     audio: Option<(u64, Vec<u8>)>,
 }
 
-async fn read(engine: Rc<RefCell<Engine>>, mut slices: mpsc::UnboundedReceiver<Blob>) {
+async fn read(mut slices: mpsc::UnboundedReceiver<Blob>, t0: f64, report: Report<Recorded>) {
     let mut demux = Demuxer::new(Limits::default());
     let mut tracks = Tracks::default();
     // WebM time 0 is now: map it onto the broadcast's FLV time and the wall clock.
-    let (base_ms, wall0) = {
-        let e = engine.borrow();
-        (js::perf_now() - e.t0, js::wallclock_ms())
-    };
+    let (base_ms, wall0) = (js::perf_now() - t0, js::wallclock_ms());
     while let Some(blob) = slices.next().await {
         let bytes = match JsFuture::from(blob.array_buffer()).await {
             Ok(buffer) => Uint8Array::new(&buffer).to_vec(),
@@ -127,54 +161,56 @@ async fn read(engine: Rc<RefCell<Engine>>, mut slices: mpsc::UnboundedReceiver<B
                 continue;
             }
         };
-        if engine.borrow().stopped {
-            return;
-        }
         demux.push(&bytes);
         loop {
-            match demux.next_event() {
-                Ok(Some(event)) => on_event(&engine, &mut tracks, event, base_ms, wall0),
+            let out = match demux.next_event() {
+                Ok(Some(event)) => on_event(&mut tracks, event, base_ms, wall0),
                 Ok(None) => break,
-                Err(err) => {
-                    engine.borrow_mut().fail(StudioError::Encoder(format!(
-                        "the recording is unreadable: {err}"
-                    )));
-                    return;
-                }
+                Err(err) => Some(Recorded::Failed(StudioError::Encoder(format!(
+                    "the recording is unreadable: {err}"
+                )))),
+            };
+            let failed = matches!(out, Some(Recorded::Failed(_)));
+            // The engine has stopped (or is stopping with this failure): read no further.
+            if let Some(out) = out
+                && (!report(out) || failed)
+            {
+                return;
             }
         }
     }
 }
 
-fn on_event(
-    engine: &Rc<RefCell<Engine>>,
-    tracks: &mut Tracks,
-    event: WebmEvent,
-    base_ms: f64,
-    wall0: f64,
-) {
-    let mut e = engine.borrow_mut();
+/// What one WebM event means for the broadcast, if anything.
+fn on_event(tracks: &mut Tracks, event: WebmEvent, base_ms: f64, wall0: f64) -> Option<Recorded> {
     match event {
         WebmEvent::Tracks(list) => {
+            let mut size = None;
             for t in &list {
                 if t.is_avc() {
                     match AvcConverter::new(t) {
                         Ok(conv) => tracks.video = Some((t.number, conv)),
-                        Err(err) => return e.fail(StudioError::Unsupported(err.to_string())),
+                        Err(err) => {
+                            return Some(Recorded::Failed(StudioError::Unsupported(
+                                err.to_string(),
+                            )));
+                        }
                     }
                     if let Some(v) = t.video {
-                        e.stats.width = u32::try_from(v.pixel_width).unwrap_or(0);
-                        e.stats.height = u32::try_from(v.pixel_height).unwrap_or(0);
+                        size = Some((
+                            u32::try_from(v.pixel_width).unwrap_or(0),
+                            u32::try_from(v.pixel_height).unwrap_or(0),
+                        ));
                     }
                 } else if t.is_opus() {
                     let head = opus_head(t).and_then(|h| Ok(h.to_bytes()?.to_vec()));
                     if let Ok(head) = head {
                         tracks.audio = Some((t.number, head));
-                        e.audio_kind = Some(AudioKind::Opus);
-                        e.stats.audio_codec = AudioKind::Opus.name().into();
                     }
                 }
             }
+            let opus = tracks.audio.is_some();
+            Some(Recorded::Tracks { size, opus })
         }
         WebmEvent::Frame {
             track,
@@ -183,46 +219,38 @@ fn on_event(
             data,
         } => {
             let ms = (base_ms + timestamp_ms as f64).max(0.0) as u32;
-            let now = js::perf_now();
-            let open = e.uplink.open;
-            let queued = e.uplink.queued();
             if let Some((number, conv)) = tracks.video.as_mut()
                 && *number == track
             {
                 let sample = match conv.convert(&data) {
                     Ok(Some(sample)) => sample,
-                    Ok(None) => return,
+                    Ok(None) => return None,
                     Err(err) => {
                         crate::services::warn(&format!("studio: bad recorded frame: {err}"));
-                        return;
+                        return None;
                     }
                 };
                 let config = sample
                     .new_config
                     .and_then(|c| c.to_bytes().ok())
                     .map(|b| b.to_vec());
-                // Already encoded: dropping one breaks the frames after it, so the socket
-                // then waits for the next keyframe.
-                let (verdict, _) = e.control.on_frame(now, open, queued, 0);
-                if verdict.dropped() {
-                    e.awaiting_key = true;
-                    if open {
-                        e.stats.dropped_frames += 1;
-                    }
-                }
-                if !e.video_wanted(config, keyframe, ms) || verdict.dropped() {
-                    return;
-                }
-                let stamp = e
-                    .stamp_due(keyframe, now)
-                    .then_some(wall0 + timestamp_ms as f64);
-                e.video_out(sample.data.to_vec(), keyframe, ms, stamp);
+                Some(Recorded::Video {
+                    data: sample.data.to_vec(),
+                    keyframe,
+                    ms,
+                    config,
+                    wallclock: wall0 + timestamp_ms as f64,
+                })
             } else if let Some((number, head)) = &tracks.audio
                 && *number == track
-                && e.control.audio_ok(open, queued)
             {
-                let head = head.clone();
-                e.audio_out(AudioKind::Opus, head, data.to_vec(), ms);
+                Some(Recorded::Audio {
+                    head: head.clone(),
+                    data: data.to_vec(),
+                    ms,
+                })
+            } else {
+                None
             }
         }
     }
