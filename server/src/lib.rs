@@ -32,6 +32,7 @@ pub mod hub;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod publish;
 pub mod record;
 pub mod rooms;
 pub mod rtmp;

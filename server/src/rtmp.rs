@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::net::tcp::OwnedWriteHalf;
 
 use crate::AppState;
-use crate::auth::{AuthError, split_stream_name, valid_name};
+use crate::auth::{AuthError, split_stream_name};
 use crate::hub::{HubError, Protocol, Publisher, SubscribeEnd, Subscriber};
 use crate::media::{MediaKind, Packet};
 use crate::shutdown::Tracked;
@@ -49,6 +49,15 @@ pub enum ConnError {
     Stuck(Duration),
     #[error("the stream was closed by the server")]
     StreamClosed,
+}
+
+impl From<crate::publish::PublishError> for ConnError {
+    fn from(e: crate::publish::PublishError) -> Self {
+        match e {
+            crate::publish::PublishError::Auth(e) => ConnError::Auth(e),
+            crate::publish::PublishError::Hub(e) => ConnError::Hub(e),
+        }
+    }
 }
 
 /// Accepts RTMP connections until the shutdown; `_tracked` (the listener) is done when
@@ -302,32 +311,14 @@ impl Conn {
 
     fn publish(&mut self, stream_id: u32, name: &str) -> Result<(), ConnError> {
         let (room, key) = split_stream_name(name);
-        let result = (|| {
-            if !valid_name(room) || !valid_name(&self.app) {
-                return Err(ConnError::Auth(AuthError::BadName(format!(
-                    "{}/{room}",
-                    self.app
-                ))));
-            }
-            if self.publisher.is_some() {
-                return Err(ConnError::Hub(HubError::AlreadyPublishing(
-                    room.to_string(),
-                )));
-            }
-            self.state
-                .auth
-                .authorize(&self.app, room, key)
-                .inspect_err(|_| {
-                    self.state
-                        .metrics
-                        .refused_publishes
-                        .fetch_add(1, Ordering::Relaxed);
-                })?;
-            Ok(self
-                .state
-                .hub
-                .publish(&format!("{}/{room}", self.app), Protocol::Rtmp)?)
-        })();
+        let result = if self.publisher.is_some() {
+            Err(ConnError::Hub(HubError::AlreadyPublishing(
+                room.to_string(),
+            )))
+        } else {
+            crate::publish::start(&self.state, &self.app, room, key, Protocol::Rtmp)
+                .map_err(ConnError::from)
+        };
         match result {
             Ok(publisher) => {
                 tracing::info!(peer = %self.peer, stream = %publisher.stream.key, session = publisher.session(), "RTMP publisher connected");

@@ -155,13 +155,8 @@ impl Hub {
                 }
             }
         }
-        let publisher = stream.attach_publisher(self.next_session_id(), protocol);
-        if publisher.is_err() {
-            self.metrics
-                .refused_publishes
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        publisher
+        // A refusal is counted by `crate::publish`, the one publish flow.
+        stream.attach_publisher(self.next_session_id(), protocol)
     }
 
     /// A new viewer of `key`: it first gets metadata, configs and the cached GOP.

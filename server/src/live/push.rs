@@ -93,13 +93,11 @@ impl FlvIngest {
         key: Option<&str>,
         protocol: Protocol,
     ) -> Result<Self, IngestError> {
-        state.auth.authorize(APP, room, key).inspect_err(|_| {
-            state
-                .metrics
-                .refused_publishes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })?;
-        let publisher = state.hub.publish(&stream_key(room), protocol)?;
+        let publisher =
+            crate::publish::start(state, APP, room, key, protocol).map_err(|e| match e {
+                crate::publish::PublishError::Auth(e) => IngestError::Auth(e),
+                crate::publish::PublishError::Hub(e) => IngestError::Hub(e),
+            })?;
         Ok(Self {
             demux: Demuxer::new(state.config.max_tag_bytes),
             publisher,
