@@ -5,7 +5,7 @@ use yew_router::prelude::*;
 
 use crate::pages;
 
-/// Client routes; paths follow DESIGN.md §3 and stay stable once shipped.
+/// Client routes; paths follow the README URL table and stay stable once shipped.
 #[derive(Debug, Clone, PartialEq, Routable)]
 pub enum Route {
     #[at("/")]

@@ -383,7 +383,7 @@ fn saved_room(room: &SavedRoom, from_query: bool, forget: Callback<MouseEvent>) 
 
 /// The new room: its key (shown this once) and the OBS settings.
 fn created_room(room: &Created) -> Html {
-    // OBS wants the server and the key separately (DESIGN.md §3).
+    // OBS wants the server and the key separately.
     let (obs_server, _) = room
         .push
         .rtmp

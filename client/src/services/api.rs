@@ -1,4 +1,4 @@
-//! The rooms HTTP API (`/api/rooms`, DESIGN.md §3), as typed async calls.
+//! The rooms HTTP API (`/api/rooms`, README "Using it"), as typed async calls.
 
 use gloo_net::http::Request;
 use serde::Deserialize;

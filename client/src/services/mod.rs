@@ -1,5 +1,5 @@
 //! The only layer that touches the browser (web-sys, gloo, js-sys): HTTP, WebSockets, timers
-//! and the few DOM helpers the components need (DESIGN.md §10 rule 7). Hooks call into it and
+//! and the few DOM helpers the components need. Hooks call into it and
 //! own what it returns, so dropping a hook's value releases the browser object.
 
 pub mod api;

@@ -391,7 +391,7 @@ fn new_encoder<E, C: JsCast + 'static>(
     Ok((encoder, [output, error]))
 }
 
-/// AAC where the browser can encode it, else Opus (DESIGN.md §5).
+/// AAC where the browser can encode it, else Opus.
 async fn choose_audio(track: &MediaStreamTrack) -> AudioKind {
     let settings = track_settings(track);
     let channels = js::get(&settings, "channelCount").as_f64().unwrap_or(1.0);

@@ -1,7 +1,7 @@
 //! The browser studio's engine: capture (camera + mic, or screen + optional mic) →
 //! WebCodecs `VideoEncoder` (H.264, AVC format) and `AudioEncoder` (AAC where the browser has
 //! it, else Opus) → FLV tags muxed by `onair_shared::flv` → WebSocket binary messages to
-//! `/live/ROOM.flv?key=KEY` (DESIGN.md §5).
+//! `/live/ROOM.flv?key=KEY`.
 //!
 //! # Layout
 //! - [`js`]: hand-written bindings for WebCodecs, `MediaStreamTrackProcessor`, media devices.

@@ -65,7 +65,7 @@ impl Drop for Recording {
     }
 }
 
-/// What the studio records; Chromium supports it (DESIGN.md §5).
+/// What the studio records; Chromium supports it.
 pub const MIME: &str = "video/webm;codecs=h264,opus";
 /// Slice length: each slice becomes one `dataavailable` event.
 const TIMESLICE_MS: u32 = 100;
