@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, MediaKind, Tag};
+use onair_shared::flv::{self, DemuxEvent, Demuxer, FlvHeader, Tag};
+use onair_shared::media::Unit;
 use support::TestServer;
 use support::media::{make_clip, rss_bytes};
 
@@ -25,12 +26,15 @@ async fn two_hours_at_20x_keep_memory_flat() {
     demux.push(&clip);
     let mut configs = Vec::new();
     let mut media = Vec::new();
+    let mut parser = onair_shared::media::Parser::new();
     while let Some(event) = demux.next_event().unwrap() {
         if let DemuxEvent::Tag(tag) = event {
-            let config = tag.data.get(1) == Some(&0) && tag.kind != MediaKind::Script;
-            match (tag.kind, config) {
-                (MediaKind::Script, _) | (_, true) => configs.push(tag),
-                _ => media.push(tag),
+            // Metadata and sequence headers are sent once, frames looped; an end of
+            // sequence would end the decoder's sequence mid-loop, so it is left out.
+            match parser.parse(tag.kind, tag.timestamp, &tag.data) {
+                Ok(Unit::Frame(_)) => media.push(tag),
+                Ok(Unit::Passthrough(_)) => {}
+                _ => configs.push(tag),
             }
         }
     }
