@@ -100,7 +100,7 @@ fn ffmpeg_publishes() {
                 timestamp, data, ..
             } => {
                 let unit = parser.parse(MediaKind::Audio, timestamp, &data).unwrap();
-                if unit.config().is_some_and(|c| c.codec == Codec::Aac) {
+                if unit.config().is_some_and(|c| c.codec == Codec::AAC) {
                     p.audio_sequence_header = true;
                 } else {
                     p.audio.push(timestamp);

@@ -8,62 +8,57 @@ use bytes::Bytes;
 
 use super::{MediaError, Track};
 use crate::codec::{AacConfig, AvcConfig, OpusHead, Sps};
+use crate::flv::audio::AudioCodec;
+use crate::flv::video::VideoCodec;
 
-/// A codec, as the tag header names it.
+/// A codec, as the tag header names it: the FLV/E-RTMP codec enums of the track's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
-    /// H.264 / AVC.
-    H264,
-    /// H.265 / HEVC.
-    Hevc,
-    /// AV1.
-    Av1,
-    /// AAC.
-    Aac,
-    /// MP3.
-    Mp3,
-    /// Opus.
-    Opus,
-    /// FLAC.
-    Flac,
-    /// AC-3.
-    Ac3,
-    /// E-AC-3.
-    Eac3,
-    /// Another legacy FLV sound format (PCM, ADPCM, G.711, Speex, …), by number.
-    OtherAudio(u8),
+    /// A video codec.
+    Video(VideoCodec),
+    /// An audio codec.
+    Audio(AudioCodec),
 }
 
 impl Codec {
+    /// H.264.
+    pub const H264: Codec = Codec::Video(VideoCodec::Avc);
+    /// HEVC.
+    pub const HEVC: Codec = Codec::Video(VideoCodec::Hevc);
+    /// AAC.
+    pub const AAC: Codec = Codec::Audio(AudioCodec::Aac);
+    /// Opus.
+    pub const OPUS: Codec = Codec::Audio(AudioCodec::Opus);
+
     /// The short lowercase name `/api/streams` reports: `h264`, `aac`, `opus`, …
     pub fn name(self) -> &'static str {
         match self {
-            Codec::H264 => "h264",
-            Codec::Hevc => "hevc",
-            Codec::Av1 => "av1",
-            Codec::Aac => "aac",
-            Codec::Mp3 => "mp3",
-            Codec::Opus => "opus",
-            Codec::Flac => "flac",
-            Codec::Ac3 => "ac3",
-            Codec::Eac3 => "eac3",
-            Codec::OtherAudio(_) => "other",
+            Codec::Video(VideoCodec::Avc) => "h264",
+            Codec::Video(VideoCodec::Hevc) => "hevc",
+            Codec::Video(VideoCodec::Av1) => "av1",
+            Codec::Audio(AudioCodec::Aac) => "aac",
+            Codec::Audio(AudioCodec::Mp3) => "mp3",
+            Codec::Audio(AudioCodec::Opus) => "opus",
+            Codec::Audio(AudioCodec::Flac) => "flac",
+            Codec::Audio(AudioCodec::Ac3) => "ac3",
+            Codec::Audio(AudioCodec::Eac3) => "eac3",
+            Codec::Audio(AudioCodec::Other(_)) => "other",
         }
     }
 
     /// The name for people: `H.264`, `AAC`, `Opus`, …
     pub fn display_name(self) -> &'static str {
         match self {
-            Codec::H264 => "H.264",
-            Codec::Hevc => "HEVC",
-            Codec::Av1 => "AV1",
-            Codec::Aac => "AAC",
-            Codec::Mp3 => "MP3",
-            Codec::Opus => "Opus",
-            Codec::Flac => "FLAC",
-            Codec::Ac3 => "AC-3",
-            Codec::Eac3 => "E-AC-3",
-            Codec::OtherAudio(_) => "legacy FLV audio",
+            Codec::Video(VideoCodec::Avc) => "H.264",
+            Codec::Video(VideoCodec::Hevc) => "HEVC",
+            Codec::Video(VideoCodec::Av1) => "AV1",
+            Codec::Audio(AudioCodec::Aac) => "AAC",
+            Codec::Audio(AudioCodec::Mp3) => "MP3",
+            Codec::Audio(AudioCodec::Opus) => "Opus",
+            Codec::Audio(AudioCodec::Flac) => "FLAC",
+            Codec::Audio(AudioCodec::Ac3) => "AC-3",
+            Codec::Audio(AudioCodec::Eac3) => "E-AC-3",
+            Codec::Audio(AudioCodec::Other(_)) => "legacy FLV audio",
         }
     }
 }
@@ -140,14 +135,14 @@ impl Config {
         let invalid = |source| MediaError::Config { codec, source };
         let mut config = Self::bare(Track::Audio, codec, record);
         match codec {
-            Codec::Aac => {
+            Codec::AAC => {
                 let asc = AacConfig::parse(&config.record).map_err(invalid)?;
                 config.codec_string = Some(asc.codec_string());
                 config.sample_rate = Some(asc.output_sample_rate());
                 config.channels = asc.channel_count();
                 config.decoder = DecoderConfig::Aac(asc);
             }
-            Codec::Opus => {
+            Codec::OPUS => {
                 let head = OpusHead::parse(&config.record).map_err(invalid)?;
                 config.codec_string = Some(head.codec_string().into());
                 // Opus always decodes at 48 kHz whatever the input rate was.

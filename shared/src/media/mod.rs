@@ -21,8 +21,7 @@ pub mod script;
 use bytes::Bytes;
 
 use crate::codec::CodecError;
-use crate::flv::audio::AudioCodec;
-use crate::flv::video::{TagBodyError, VideoCodec};
+use crate::flv::video::TagBodyError;
 
 pub use config::{Codec, Config, DecoderConfig, mime_type};
 pub use parser::{Parser, TimestampExtender};
@@ -145,30 +144,6 @@ pub enum MediaError {
     /// A script tag whose first value is not a string name.
     #[error("script data without a name")]
     UnnamedScript,
-}
-
-impl From<VideoCodec> for Codec {
-    fn from(c: VideoCodec) -> Self {
-        match c {
-            VideoCodec::Avc => Codec::H264,
-            VideoCodec::Hevc => Codec::Hevc,
-            VideoCodec::Av1 => Codec::Av1,
-        }
-    }
-}
-
-impl From<AudioCodec> for Codec {
-    fn from(c: AudioCodec) -> Self {
-        match c {
-            AudioCodec::Aac => Codec::Aac,
-            AudioCodec::Mp3 => Codec::Mp3,
-            AudioCodec::Opus => Codec::Opus,
-            AudioCodec::Flac => Codec::Flac,
-            AudioCodec::Ac3 => Codec::Ac3,
-            AudioCodec::Eac3 => Codec::Eac3,
-            AudioCodec::Other(n) => Codec::OtherAudio(n),
-        }
-    }
 }
 
 /// Whether a video tag body starting with `head` (its first two bytes) is a keyframe

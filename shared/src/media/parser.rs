@@ -84,7 +84,7 @@ impl Parser {
     fn video(&mut self, dts: i64, body: &Bytes) -> Result<Unit, MediaError> {
         let tag = VideoTagBody::parse(body)?;
         let keyframe = tag.is_keyframe();
-        let codec = tag.codec.into();
+        let codec = Codec::Video(tag.codec);
         match tag.packet {
             VideoPacket::SequenceHeader(record) => {
                 let config = keep(&mut self.video, codec, record, Config::video)?;
@@ -106,7 +106,7 @@ impl Parser {
 
     fn audio(&mut self, dts: i64, body: &Bytes) -> Result<Unit, MediaError> {
         let tag = AudioTagBody::parse(body)?;
-        let codec = tag.codec.into();
+        let codec = Codec::Audio(tag.codec);
         match tag.packet {
             AudioPacket::SequenceHeader(record) => {
                 let config = keep(&mut self.audio, codec, record, Config::audio)?;

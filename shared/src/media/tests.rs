@@ -83,7 +83,7 @@ fn enhanced_video_is_opaque_but_typed() {
     let seq = body(&[&[0x90], b"hvc1", &[1, 2, 3]]);
     let c = p.parse(MediaKind::Video, 0, &seq).unwrap();
     let c = c.config().unwrap();
-    assert_eq!((c.codec, &c.record[..]), (Codec::Hevc, &[1u8, 2, 3][..]));
+    assert_eq!((c.codec, &c.record[..]), (Codec::HEVC, &[1u8, 2, 3][..]));
     assert_eq!(c.decoder, DecoderConfig::Opaque);
     // CodedFramesX (3): no composition offset field.
     let key = p
@@ -118,7 +118,7 @@ fn audio_configs_and_frames() {
     let c = opus.config().unwrap();
     assert_eq!(
         (c.codec, c.sample_rate, c.channels),
-        (Codec::Opus, Some(48_000), Some(2))
+        (Codec::OPUS, Some(48_000), Some(2))
     );
     assert_eq!(
         mime_type(None, Some(c)),
@@ -261,5 +261,5 @@ fn golden_file_units() {
         "{keys} {frames} {reordered}"
     );
     assert_eq!(p.video_config().unwrap().codec, Codec::H264);
-    assert_eq!(p.audio_config().unwrap().codec, Codec::Aac);
+    assert_eq!(p.audio_config().unwrap().codec, Codec::AAC);
 }

@@ -333,7 +333,7 @@ fn garbage_is_an_error_and_bad_frames_are_skipped() {
     let mut r = Remuxer::new(1 << 20);
     assert_eq!(
         r.push(&stream(&[hevc])),
-        Err(RemuxError::Unsupported(Codec::Hevc))
+        Err(RemuxError::Unsupported(Codec::HEVC))
     );
 }
 

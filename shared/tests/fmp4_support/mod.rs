@@ -92,7 +92,7 @@ pub fn parse_flv(bytes: &[u8]) -> Clip {
         let ts = tag.timestamp;
         match parser.parse(tag.kind, ts, &tag.data).unwrap() {
             Unit::Config(c) => {
-                assert!(matches!(c.codec, Codec::H264 | Codec::Aac), "{:?}", c.codec);
+                assert!(matches!(c.codec, Codec::H264 | Codec::AAC), "{:?}", c.codec);
                 match c.track {
                     Track::Video => clip.avcc = c.record.to_vec(),
                     Track::Audio => clip.asc = c.record.to_vec(),
