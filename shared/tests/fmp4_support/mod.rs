@@ -1,6 +1,6 @@
 //! Test support shared by `fmp4_ffmpeg.rs` and `ts_ffmpeg.rs` (included with `#[path]`):
 //! an ffmpeg-made H.264 + AAC FLV clip read into frames (its tags by the crate's FLV
-//! demuxer, `flv_support`), the few codec config fields the writers need, where the test
+//! demuxer, `container_support`), the few codec config fields the writers need, where the test
 //! files go, and ffprobe/ffmpeg runners.
 
 use std::collections::HashMap;
@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use onair_shared::flv::TagKind;
 
-#[path = "../flv_support/mod.rs"]
-mod flv_support;
+#[path = "../container_support/mod.rs"]
+pub mod container_support;
 
 /// One media tag of the source clip, in file (decode) order.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ pub fn parse_flv(bytes: &[u8]) -> Clip {
         asc: Vec::new(),
         frames: Vec::new(),
     };
-    for tag in flv_support::flv_tags(bytes) {
+    for tag in container_support::flv_tags(bytes) {
         let (ts, data) = (tag.timestamp, &tag.data[..]);
         match tag.kind {
             TagKind::Video => {
