@@ -13,7 +13,8 @@ use futures_util::StreamExt as _;
 use onair_shared::flv::audio::{AudioCodec, AudioPacket, AudioTagBody};
 use onair_shared::flv::{self, FlvHeader, MediaKind, Tag};
 use support::TestServer;
-use support::media::{flv_tags, make_clip, probe, push, require_ffmpeg, wait_child};
+use support::container::{flv_tags, ogg_packets};
+use support::media::{make_clip, probe, push, require_ffmpeg, wait_child};
 
 const PART_TARGET: Duration = Duration::from_millis(333);
 
@@ -41,6 +42,27 @@ async fn ffmpeg_null(url: String, seconds: Option<u32>) -> (bool, String) {
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
+}
+
+/// ffmpeg reads all of `url` without exiting badly or printing a word.
+async fn assert_ffmpeg_reads(url: &str) {
+    let (ok, out) = ffmpeg_null(url.to_string(), None).await;
+    assert!(ok && out.is_empty(), "{url}: {out}");
+}
+
+/// The playlist at `url` once it has `#EXT-X-ENDLIST`, polled every 100 ms at most `polls`
+/// times.
+async fn ended_playlist(url: &str, polls: u32) -> String {
+    let mut text = String::new();
+    for _ in 0..polls {
+        text = get(url).await.text().await.unwrap();
+        if text.contains("#EXT-X-ENDLIST") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    text
 }
 
 /// `partN.M.m4s` of the playlist's `EXT-X-PRELOAD-HINT`.
@@ -182,15 +204,7 @@ async fn h264_aac_stream_gives_ll_hls_cmaf_and_ts_that_ffmpeg_plays() {
 
     assert!(wait_child(publisher, 40).await, "ffmpeg publisher failed");
     // The RTMP unpublish ends the stream at once: the playlists get ENDLIST and stay.
-    let mut text = String::new();
-    for _ in 0..50 {
-        text = get(&index).await.text().await.unwrap();
-        if text.contains("#EXT-X-ENDLIST") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    let text = ended_playlist(&index, 50).await;
     assert!(!text.contains("PRELOAD-HINT"), "{text}");
     let durations = extinf(&text);
     eprintln!("CMAF segment durations: {durations:?}");
@@ -208,8 +222,7 @@ async fn h264_aac_stream_gives_ll_hls_cmaf_and_ts_that_ffmpeg_plays() {
     assert!(ts.len() % 188 == 0 && ts[0] == 0x47);
 
     for url in [&index, &ts_index] {
-        let (ok, out) = ffmpeg_null(url.clone(), None).await;
-        assert!(ok && out.is_empty(), "{url}: {out}");
+        assert_ffmpeg_reads(url).await;
         let p = probe(url);
         assert_eq!(p.codec_names(), ["aac", "h264"], "{url}");
         assert_eq!(p.video_stream()["width"], 320);
@@ -218,28 +231,6 @@ async fn h264_aac_stream_gives_ll_hls_cmaf_and_ts_that_ffmpeg_plays() {
         assert!(p.video()[0].key, "{url}: first frame is not a keyframe");
     }
     server.stop().await;
-}
-
-/// Reads the packets of an Ogg stream (one logical stream).
-fn ogg_packets(data: &[u8]) -> Vec<Bytes> {
-    let mut packets = Vec::new();
-    let mut partial = Vec::new();
-    let mut pos = 0;
-    while pos + 27 <= data.len() {
-        assert_eq!(&data[pos..pos + 4], b"OggS", "Ogg page at {pos}");
-        let segments = usize::from(data[pos + 26]);
-        let table = &data[pos + 27..pos + 27 + segments];
-        let mut body = pos + 27 + segments;
-        for &lacing in table {
-            partial.extend_from_slice(&data[body..body + usize::from(lacing)]);
-            body += usize::from(lacing);
-            if lacing < 255 {
-                packets.push(Bytes::from(std::mem::take(&mut partial)));
-            }
-        }
-        pos = body;
-    }
-    packets
 }
 
 /// An Enhanced FLV file with H.264 (from ffmpeg's FLV muxer) and Opus (from its Ogg muxer,
@@ -356,17 +347,8 @@ async fn h264_opus_stream_gives_cmaf_and_a_clear_ts_error() {
     assert!(res.status().is_success(), "push: {}", res.status());
 
     let index = server.url("/hls/live/oroom/index.m3u8");
-    let mut text = String::new();
-    for _ in 0..50 {
-        text = get(&index).await.text().await.unwrap();
-        if text.contains("#EXT-X-ENDLIST") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
-    let (ok, out) = ffmpeg_null(index.clone(), None).await;
-    assert!(ok && out.is_empty(), "{out}");
+    ended_playlist(&index, 50).await;
+    assert_ffmpeg_reads(&index).await;
     let p = probe(&index);
     assert_eq!(p.codec_names(), ["h264", "opus"]);
     assert!(p.audio().len() >= 300, "{} Opus packets", p.audio().len());
@@ -396,20 +378,11 @@ async fn a_republish_within_grace_is_a_discontinuity_in_one_playlist() {
     );
 
     let index = server.url("/hls/live/rproom/index.m3u8");
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = get(&index).await.text().await.unwrap();
-        if text.contains("#EXT-X-ENDLIST") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    let text = ended_playlist(&index, 100).await;
     assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{text}");
     // Same codecs: the same init segment serves both runs.
     assert_eq!(text.matches("#EXT-X-MAP:").count(), 1, "{text}");
-    let (ok, out) = ffmpeg_null(index.clone(), None).await;
-    assert!(ok && out.is_empty(), "{out}");
+    assert_ffmpeg_reads(&index).await;
     let p = probe(&index);
     assert_eq!(p.codec_names(), ["aac", "h264"]);
     let video = p.video();

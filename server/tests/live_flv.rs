@@ -28,6 +28,20 @@ async fn ws_view(url: String, secs: u64, out: std::path::PathBuf) -> usize {
     bytes.len()
 }
 
+/// Reads a WebSocket until it ends; the code and reason of the close frame it got, if any.
+async fn close_frame<S>(ws: &mut S) -> Option<(u16, String)>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut close = None;
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Close(Some(frame)) = msg {
+            close = Some((u16::from(frame.code), frame.reason.to_string()));
+        }
+    }
+    close
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_flv_push_is_played_over_http_flv_and_ws_flv() {
     let server = TestServer::start().await;
@@ -122,44 +136,32 @@ async fn bad_publishers_are_refused_alone() {
     let viewer_out = dir.path().join("good.flv");
     let viewer = record(&server.url("/live/good.flv"), 5, &viewer_out);
     let client = reqwest::Client::new();
+    // A whole body POSTed as a publisher: the status and the body of the answer.
+    let post = |path: &str, body: Vec<u8>| {
+        let sent = client.post(server.url(path)).body(body).send();
+        async move {
+            let res = sent.await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
 
     // Not FLV at all.
-    let res = client
-        .post(server.url("/live/bad1.flv?key=k"))
-        .body(vec![0x47u8; 5000])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("not an FLV stream"));
+    let (status, text) = post("/live/bad1.flv?key=k", vec![0x47u8; 5000]).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("not an FLV stream"), "{text}");
     // Truncated in the middle of a tag.
-    let res = client
-        .post(server.url("/live/bad2.flv?key=k"))
-        .body(clip[..clip.len() / 3 + 7].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("middle of an FLV tag"));
+    let (status, text) = post("/live/bad2.flv?key=k", clip[..clip.len() / 3 + 7].to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("middle of an FLV tag"), "{text}");
     // A tag announcing more than the limit.
     let mut huge = clip[..13].to_vec();
     huge.extend_from_slice(&[9, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0]);
-    let res = client
-        .post(server.url("/live/bad3.flv?key=k"))
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("exceeds the limit"));
+    let (status, text) = post("/live/bad3.flv?key=k", huge).await;
+    assert_eq!(status, 400);
+    assert!(text.contains("exceeds the limit"), "{text}");
     // A second publisher of a live stream.
-    let res = client
-        .post(server.url("/live/good.flv?key=k"))
-        .body(clip.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 409);
+    let (status, _) = post("/live/good.flv?key=k", clip.clone()).await;
+    assert_eq!(status, 409);
     // Truncated over WebSocket: the client closes mid-tag; the server counts and logs it
     // (after a client-initiated close only an echo may be sent, so no reason goes back).
     let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url("/live/bad4.flv?key=k"))
@@ -183,13 +185,9 @@ async fn bad_publishers_are_refused_alone() {
     ws.send(Message::Binary(vec![0xEEu8; 64].into()))
         .await
         .unwrap();
-    let mut close = None;
-    while let Some(Ok(msg)) = ws.next().await {
-        if let Message::Close(Some(frame)) = msg {
-            close = Some((u16::from(frame.code), frame.reason.to_string()));
-        }
-    }
-    let (code, reason) = close.expect("server closed with a reason");
+    let (code, reason) = close_frame(&mut ws)
+        .await
+        .expect("server closed with a reason");
     assert_eq!(code, 4400);
     assert!(reason.contains("malformed FLV"), "{reason}");
     // Text over WebSocket.
@@ -197,12 +195,7 @@ async fn bad_publishers_are_refused_alone() {
         .await
         .unwrap();
     ws.send(Message::Text("hello".into())).await.unwrap();
-    let mut close_code = None;
-    while let Some(Ok(msg)) = ws.next().await {
-        if let Message::Close(Some(frame)) = msg {
-            close_code = Some(u16::from(frame.code));
-        }
-    }
+    let close_code = close_frame(&mut ws).await.map(|(code, _)| code);
     assert_eq!(close_code, Some(4400));
 
     // The good stream's viewer never noticed.

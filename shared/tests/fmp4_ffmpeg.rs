@@ -12,6 +12,7 @@ use onair_shared::fmp4::{
     FragmentSamples, OPUS_TIMESCALE, Track, TrackConfig, TrackFragment, TrackTimeline,
     VIDEO_TIMESCALE, write_fragment, write_init, write_multi_fragment,
 };
+use support::container_support::ogg_packets;
 use support::{Clip, Media, save};
 
 fn tracks(clip: &Clip) -> (Track, Track) {
@@ -133,28 +134,6 @@ fn h264_aac_multi_track_fragments_decode_with_source_timestamps() {
     assert_h264_aac_file_is_valid("multi.mp4", true);
 }
 
-/// Packets of an Ogg logical stream, joined from their lacing values.
-fn ogg_packets(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut packets = Vec::new();
-    let mut current = Vec::new();
-    let mut pos = 0;
-    while pos + 27 <= bytes.len() {
-        assert_eq!(&bytes[pos..pos + 4], b"OggS");
-        let segments = usize::from(bytes[pos + 26]);
-        let table = &bytes[pos + 27..pos + 27 + segments];
-        let mut data = pos + 27 + segments;
-        for &lace in table {
-            current.extend_from_slice(&bytes[data..data + usize::from(lace)]);
-            data += usize::from(lace);
-            if lace < 255 {
-                packets.push(std::mem::take(&mut current));
-            }
-        }
-        pos = data;
-    }
-    packets
-}
-
 /// Samples (at 48 kHz) in an Opus packet, from its TOC byte (RFC 6716 §3.1).
 fn opus_packet_samples(packet: &[u8]) -> u32 {
     let config = packet[0] >> 3;
@@ -206,9 +185,7 @@ fn opus_from_ogg_is_read_as_opus() {
     let mut seq = 1;
     for (i, packet) in audio.iter().enumerate() {
         let ms = position * 1000 / u64::from(OPUS_TIMESCALE);
-        timeline
-            .push(ms, 0, true, Bytes::from(packet.clone()))
-            .unwrap();
+        timeline.push(ms, 0, true, packet.clone()).unwrap();
         position += u64::from(opus_packet_samples(packet));
         let last = i + 1 == audio.len();
         let cut = if last {

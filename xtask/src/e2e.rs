@@ -14,18 +14,33 @@ pub fn run_e2e() -> Result<(), Fail> {
 
 pub fn run_e2e_with(_dist: &Path) -> Result<(), Fail> {
     prepare()?;
+    node_against_server(
+        &["--test", "--test-concurrency=1", "--test-reporter=spec"],
+        |url| format!("browser tests against {url}"),
+        "see the failing browser test and the server log above",
+    )
+}
+
+/// Runs `node ARGS…` in `e2e/` against a fresh [`start_server`] (its addresses in
+/// `ONAIR_URL` and `ONAIR_RTMP`, the browser in `CHROMIUM`), announced by `what(url)`.
+/// Prints the server's log when node fails; the server must then stop cleanly.
+pub fn node_against_server(
+    args: &[&str],
+    what: impl FnOnce(&str) -> String,
+    hint: &str,
+) -> Result<(), Fail> {
     let server = start_server()?;
-    step(&format!("browser tests against {}", server.url()));
+    step(&what(&server.url()));
     let result = run_in(
         &root().join("e2e"),
         "node",
-        &["--test", "--test-concurrency=1", "--test-reporter=spec"],
+        args,
         &[
             ("ONAIR_URL", server.url().as_str()),
             ("ONAIR_RTMP", server.rtmp_url().as_str()),
             ("CHROMIUM", tools::chromium_path().as_str()),
         ],
-        "see the failing browser test and the server log above",
+        hint,
     );
     if result.is_err() {
         server.print_log();

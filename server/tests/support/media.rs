@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use onair_shared::flv::{DemuxEvent, Demuxer, Tag};
-
 /// Fails loudly (not skips) when ffmpeg is missing: `cargo xtask test` installs it.
 pub fn require_ffmpeg() {
     let ok = Command::new("ffmpeg")
@@ -70,19 +68,6 @@ pub fn make_heavy_clip(dir: &Path, name: &str, seconds: u32, kbps: u32) -> PathB
         .expect("run ffmpeg");
     assert!(status.success(), "ffmpeg could not make the heavy clip");
     out
-}
-
-/// Every tag of a whole FLV file (or push), in order, read by the crate's FLV demuxer.
-pub fn flv_tags(bytes: &[u8]) -> Vec<Tag> {
-    let mut demuxer = Demuxer::new(1 << 24);
-    demuxer.push(bytes);
-    let mut tags = Vec::new();
-    while let Some(event) = demuxer.next_event().expect("valid FLV") {
-        if let DemuxEvent::Tag(tag) = event {
-            tags.push(tag);
-        }
-    }
-    tags
 }
 
 /// Resident memory of this process (the in-process server's), in bytes.

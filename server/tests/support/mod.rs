@@ -9,6 +9,10 @@ use onair_server::{Config, Listeners};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// `flv_tags` and `ogg_packets`: whole FLV and Ogg files read back (one copy, in
+/// onair-shared's test support).
+#[path = "../../../shared/tests/container_support/mod.rs"]
+pub mod container;
 pub mod media;
 pub mod rooms;
 

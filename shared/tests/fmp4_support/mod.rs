@@ -1,15 +1,15 @@
 //! Test support shared by `fmp4_ffmpeg.rs` and `ts_ffmpeg.rs` (included with `#[path]`):
 //! an ffmpeg-made H.264 + AAC FLV clip read into frames as ingest reads it (its tags by the
-//! crate's FLV demuxer, `flv_support`, then `media::Parser`), the few codec config fields the
-//! writers need, where the test files go, and ffprobe/ffmpeg runners.
+//! crate's FLV demuxer, `container_support`, then `media::Parser`), the few codec config
+//! fields the writers need, where the test files go, and ffprobe/ffmpeg runners.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-#[path = "../flv_support/mod.rs"]
-mod flv_support;
+#[path = "../container_support/mod.rs"]
+pub mod container_support;
 
 /// One media tag of the source clip, in file (decode) order.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ pub fn parse_flv(bytes: &[u8]) -> Clip {
         asc: Vec::new(),
         frames: Vec::new(),
     };
-    for tag in flv_support::flv_tags(bytes) {
+    for tag in container_support::flv_tags(bytes) {
         let ts = tag.timestamp;
         match parser.parse(tag.kind, ts, &tag.data).unwrap() {
             Unit::Config(c) => {

@@ -13,9 +13,9 @@ use onair_shared::rtmp::handshake::HANDSHAKE_RANDOM_LEN;
 use onair_shared::rtmp::media::{MediaKind, media_message};
 use onair_shared::rtmp::{ServerSession, SessionConfig, SessionEvent};
 
-#[path = "../flv_support/mod.rs"]
-mod flv_support;
-use flv_support::flv_tags;
+#[path = "../container_support/mod.rs"]
+mod container_support;
+use container_support::flv_tags;
 
 /// Kills the child on drop, so a failing test does not leave encoders running.
 pub struct ChildGuard(pub Child);

@@ -137,25 +137,9 @@ pub fn g2g(args: &[String]) -> Result<(), Fail> {
     crate::build_client()?;
     tools::ensure_system_tools()?;
     crate::e2e::prepare()?;
-    let server = crate::e2e::start_server()?;
-    step(&format!(
-        "glass-to-glass for {seconds} s: studio → {} → player",
-        server.url()
-    ));
-    let result = tools::run_in(
-        &root().join("e2e"),
-        "node",
+    crate::e2e::node_against_server(
         &["g2g.mjs", "--seconds", seconds, "--window", window],
-        &[
-            ("ONAIR_URL", server.url().as_str()),
-            ("CHROMIUM", tools::chromium_path().as_str()),
-        ],
+        |url| format!("glass-to-glass for {seconds} s: studio → {url} → player"),
         "see the error and the server log above",
-    );
-    if result.is_err() {
-        server.print_log();
-    }
-    let stopped = server.stop_clean();
-    result?;
-    stopped
+    )
 }
