@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::TestServer;
-use support::media::{make_clip, probe, push, require_ffmpeg, wait_child};
+use support::media::{format_duration, make_clip, probe, push, require_ffmpeg, wait_child};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs a command on a blocking thread; (success, stdout, stderr).
@@ -35,27 +35,6 @@ fn args(list: &[&str], path: &Path) -> Vec<String> {
     let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
     v.push(path.display().to_string());
     v
-}
-
-/// ffprobe's format duration in seconds.
-async fn duration(path: &Path) -> f64 {
-    let (ok, out, err) = run(
-        "ffprobe",
-        args(
-            &[
-                "-v",
-                "error",
-                "-show_entries",
-                "format=duration",
-                "-of",
-                "csv=p=0",
-            ],
-            path,
-        ),
-    )
-    .await;
-    assert!(ok, "ffprobe {}: {err}", path.display());
-    out.parse().unwrap_or_else(|_| panic!("duration {out:?}"))
 }
 
 /// Decoded video frames, as ffprobe counts them.
@@ -187,9 +166,9 @@ async fn rtmp_push_is_recorded_as_flv_and_moov_first_mp4() {
     assert_eq!(boxes, ["ftyp", "moov", "mdat"], "top-level boxes");
 
     // Durations within 1 % of the source, same frame count, clean decodes.
-    let source_s = duration(&clip).await;
-    let mp4_s = duration(&mp4_path).await;
-    let flv_s = duration(&flv_path).await;
+    let source_s = format_duration(&clip);
+    let mp4_s = format_duration(&mp4_path);
+    let flv_s = format_duration(&flv_path);
     println!("durations: source {source_s:.3} s, mp4 {mp4_s:.3} s, flv {flv_s:.3} s");
     assert!(
         (mp4_s - source_s).abs() <= source_s * 0.01,

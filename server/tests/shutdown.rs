@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use support::TestServer;
-use support::media::{make_clip, probe, push, require_ffmpeg};
+use support::media::{format_duration, make_clip, probe, push, require_ffmpeg};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A child process killed (and reaped) when the test lets go of it, pass or fail.
@@ -177,27 +177,6 @@ fn top_level_boxes(bytes: &[u8]) -> Vec<String> {
     out
 }
 
-/// ffprobe's duration of a file, in seconds.
-fn duration(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    assert!(out.status.success(), "ffprobe {}: {out:?}", path.display());
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("duration {text:?}"))
-}
-
 /// The media a live FLV holds, in seconds: first to last packet (a live FLV's metadata has
 /// no duration).
 fn media_span(flv: &Path) -> f64 {
@@ -218,7 +197,7 @@ fn assert_mp4_matches(mp4: &Path, flv: &Path) {
     let moov = boxes.iter().position(|b| b == "moov").expect("no moov");
     let mdat = boxes.iter().position(|b| b == "mdat").expect("no mdat");
     assert!(moov < mdat, "moov after mdat: {boxes:?}");
-    let (flv_s, mp4_s) = (media_span(flv), duration(mp4));
+    let (flv_s, mp4_s) = (media_span(flv), format_duration(mp4));
     println!(
         "{}: FLV holds {flv_s:.3} s, MP4 lasts {mp4_s:.3} s",
         mp4.display()

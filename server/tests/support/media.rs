@@ -169,6 +169,27 @@ impl Probe {
     }
 }
 
+/// ffprobe's format duration of a file, in seconds.
+pub fn format_duration(path: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(out.status.success(), "ffprobe {}: {out:?}", path.display());
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("duration {text:?}"))
+}
+
 /// ffprobe's view of a file or URL: streams and every packet.
 pub fn probe(input: &str) -> Probe {
     let out = Command::new("ffprobe")
