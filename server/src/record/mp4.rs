@@ -80,7 +80,9 @@ impl Classifier {
         } else {
             self.audio.as_ref().is_some_and(|(_, c)| *c == frame.codec)
         };
-        usable.then_some(())?;
+        if !usable {
+            return None;
+        }
         let meta = Meta {
             video,
             ms: frame.dts,
