@@ -52,6 +52,11 @@ fn switch(route: Route) -> Html {
     html! { <Layout>{ page }</Layout> }
 }
 
+#[derive(Clone, PartialEq, serde::Serialize)]
+struct NextQuery {
+    next: String,
+}
+
 #[derive(Properties, PartialEq)]
 struct LayoutProps {
     children: Html,
@@ -60,6 +65,7 @@ struct LayoutProps {
 #[function_component(Layout)]
 fn layout(props: &LayoutProps) -> Html {
     let session = use_session();
+    let location = use_location();
     let account = match &session.state {
         SessionState::SignedIn(s) => {
             let user = s.user.clone();
@@ -78,9 +84,17 @@ fn layout(props: &LayoutProps) -> Html {
             }
         }
         SessionState::Checking => html! {},
-        SessionState::SignedOut => html! {
-            <Link<Route> to={Route::SignIn} classes="sign-in">{"Sign in"}</Link<Route>>
-        },
+        SessionState::SignedOut => {
+            // Back to this page once signed in.
+            let next = location
+                .as_ref()
+                .map(|l| l.path().to_string())
+                .filter(|p| p != "/signin");
+            html! {
+                <Link<Route, NextQuery> to={Route::SignIn} query={next.map(|next| NextQuery { next })}
+                    classes="sign-in">{"Sign in"}</Link<Route, NextQuery>>
+            }
+        }
     };
     html! {
         <div class="app" data-testid="app">

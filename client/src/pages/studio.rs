@@ -317,8 +317,18 @@ fn studio_page() -> Html {
         })
     };
 
+    // Signing out mid-broadcast ends it: the page no longer shows it.
+    let signed_out = from_query.is_none() && !streamer;
+    {
+        let stop = stop.clone();
+        use_effect_with((signed_out, view.running), move |(signed_out, running)| {
+            if *signed_out && *running {
+                stop.emit(());
+            }
+        });
+    }
     // Signed out (and no key in the query): sign in first.
-    if from_query.is_none() && !streamer {
+    if signed_out {
         let body = match &session.state {
             SessionState::Checking => {
                 html! { <p class="notice" role="status">{"Checking your sign-in…"}</p> }
@@ -347,7 +357,8 @@ fn studio_page() -> Html {
     }
 
     let running = view.running;
-    let busy = *form == Form::Busy;
+    // Until the room list is in, Go live would not know whether to make a room.
+    let busy = *form == Form::Busy || (from_query.is_none() && mine == MyRooms::Loading);
     let controls = html! {
         <div class="studio-controls" role="group" aria-label="Broadcast settings">
             <label for="studio-source">{"Source"}</label>
