@@ -71,16 +71,24 @@ pub struct AppState {
 impl AppState {
     /// State for `config`, with the publish check it asks for.
     pub fn new(config: Config) -> Arc<Self> {
+        let publishing = rooms::Publishing::default();
         let auth: Arc<dyn auth::PublishAuth> = if config.open_publish {
-            tracing::warn!("--open-publish: anyone may publish any stream (development only)");
+            tracing::warn!(
+                "--open-publish: anyone may publish any stream name with any key \
+                 (DEVELOPMENT ONLY: never on a server others can reach)"
+            );
             Arc::new(auth::OpenPublish)
         } else {
-            Arc::new(rooms::RoomAuth::open(&config.data))
+            Arc::new(rooms::RoomAuth::open(&config.data, publishing.clone()))
         };
-        Self::with_auth(config, auth)
+        Self::with_auth(config, auth, publishing)
     }
 
-    pub fn with_auth(config: Config, auth: Arc<dyn auth::PublishAuth>) -> Arc<Self> {
+    pub fn with_auth(
+        config: Config,
+        auth: Arc<dyn auth::PublishAuth>,
+        publishing: rooms::Publishing,
+    ) -> Arc<Self> {
         let metrics = Arc::new(metrics::Metrics::default());
         let hub_config = hub::HubConfig {
             republish_grace: config.republish_grace,
@@ -91,7 +99,7 @@ impl AppState {
         let shutdown = shutdown::Shutdown::new();
         let hls = hls::Hls::start(&hub, config.hls.clone(), &shutdown);
         let _ = record::Recorder::start(&hub, &config.data, config.record.clone(), &shutdown);
-        let rooms = rooms::Rooms::open(&config.data, hub.clone());
+        let rooms = rooms::Rooms::open(&config.data, hub.clone(), publishing);
         rooms.watch(&shutdown);
         Arc::new(Self {
             shutdown,

@@ -50,7 +50,7 @@ pub fn base64url(bytes: &[u8]) -> String {
 /// Standard base64 with padding (RFC 4648 §4), as CSP hash sources are written.
 pub fn base64(bytes: &[u8]) -> String {
     let mut out = encode(bytes, B64_STD);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out

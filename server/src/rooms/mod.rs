@@ -131,13 +131,19 @@ pub struct Rooms {
     /// Per room: closed, visibility, key hash. Media routes read visibility from here, so
     /// a public room costs no database query per request.
     states: RwLock<HashMap<String, RoomState>>,
+    /// The key hash each room's current publisher was let in with (by [`RoomAuth`]).
+    publishing: Publishing,
 }
+
+/// Room → hash of the key its publisher used; shared by [`RoomAuth`] (which writes it) and
+/// [`Rooms`] (which ends a stream whose key was replaced).
+pub type Publishing = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 
 impl Rooms {
     /// Opens the database under `data`. A failure is logged and an empty in-memory store is
     /// used instead, so the media server still runs; `run` checks the file first with
     /// [`preflight`], so this fallback only covers a database that breaks in between.
-    pub fn open(data: &Path, hub: Arc<Hub>) -> Arc<Self> {
+    pub fn open(data: &Path, hub: Arc<Hub>, publishing: Publishing) -> Arc<Self> {
         let db = Db::open(data)
             .or_else(|e| {
                 tracing::error!("{e}; rooms are kept in memory only");
@@ -170,6 +176,7 @@ impl Rooms {
             chats: chat::Chats::default(),
             secret,
             states: RwLock::new(states),
+            publishing,
         })
     }
 
@@ -210,19 +217,25 @@ impl Rooms {
             fresh.clone(),
         );
         for (id, new) in &fresh {
-            let Some(before) = old.get(id) else { continue };
-            if new.closed && !before.closed {
+            let was_open = old.get(id).is_none_or(|before| !before.closed);
+            let published_with = self.lock_publishing().get(id).cloned();
+            if new.closed && was_open && (old.contains_key(id) || published_with.is_some()) {
                 tracing::info!(room = %id, "room closed elsewhere: ending its stream");
                 self.end_room(id, true);
-            } else if new.key_hash != before.key_hash {
+            } else if published_with.is_some_and(|used| used != new.key_hash) {
                 tracing::info!(room = %id, "stream key changed elsewhere: ending the stream");
                 self.end_room(id, false);
             }
         }
     }
 
+    fn lock_publishing(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+        self.publishing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Ends the room's stream (the publisher is disconnected); `closed` also ends its chat.
     pub(crate) fn end_room(&self, id: &str, closed: bool) {
+        self.lock_publishing().remove(id);
         self.hub.end(&format!("{APP}/{id}"));
         if closed {
             self.chats.close(id);
@@ -353,14 +366,16 @@ pub fn preflight(data: &Path) -> Result<(), DbError> {
 /// open room and KEY hashes to its stored hash.
 pub struct RoomAuth {
     db: Result<Mutex<Db>, String>,
+    publishing: Publishing,
 }
 
 impl RoomAuth {
     /// Its own connection: opened before the rest of the state, and SQLite (WAL) lets
     /// several connections share the file.
-    pub fn open(data: &Path) -> Self {
+    pub fn open(data: &Path, publishing: Publishing) -> Self {
         Self {
             db: Db::open(data).map(Mutex::new).map_err(|e| e.to_string()),
+            publishing,
         }
     }
 }
@@ -386,10 +401,14 @@ impl PublishAuth for RoomAuth {
             (KeyCheck::NoSuchRoom | KeyCheck::Closed, _) => Err(AuthError::NoRoom(name.into())),
             (_, None) => Err(AuthError::MissingKey),
             (KeyCheck::Wrong, Some(_)) => Err(AuthError::WrongKey(name.into())),
-            (KeyCheck::Ok, Some(_)) => {
+            (KeyCheck::Ok, Some(key)) => {
                 if let Err(e) = db.set_status(name, Status::Live) {
                     tracing::warn!("{e}");
                 }
+                self.publishing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.to_string(), db::hash_key(key).to_vec());
                 Ok(())
             }
         }
