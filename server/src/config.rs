@@ -32,6 +32,9 @@ pub struct Cli {
     /// DEVELOPMENT ONLY: let anyone publish any stream name with any key (or none)
     #[arg(long)]
     pub open_publish: bool,
+    /// Let anyone create a streamer account (limited per IP address)
+    #[arg(long)]
+    pub open_signup: bool,
     /// Serve the web client from this directory (a `trunk build --dist DIR`) instead of
     /// the copy embedded in the binary
     #[arg(long, value_name = "DIR")]
@@ -41,7 +44,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub drain_timeout: Option<Duration>,
     #[command(subcommand)]
-    pub command: Option<crate::rooms::cli::Command>,
+    pub command: Option<crate::cli::Command>,
 }
 
 /// The resolved configuration.
@@ -53,6 +56,18 @@ pub struct Config {
     pub data: PathBuf,
     /// Development only: accept every publisher (see [`crate::auth::OpenPublish`]).
     pub open_publish: bool,
+    /// Anyone may create a streamer account (`POST /api/signup`), a few per IP per hour.
+    pub open_signup: bool,
+    /// `Authorization: Bearer TOKEN` with this token acts as an admin (metrics scrapers,
+    /// scripts). Unset: only signed-in admins.
+    pub admin_token: Option<String>,
+    /// `/metrics` and `/api/streams` without an admin (Prometheus on a private network).
+    pub metrics_public: bool,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-Proto/Host/For` count.
+    pub trusted_proxies: Vec<String>,
+    /// The public origin (`https://tv.example.com`) when it differs from what requests show,
+    /// e.g. behind a proxy that rewrites Host; cross-site checks accept it.
+    pub site: Option<String>,
     /// Serve the client from this directory instead of the embedded build (development).
     pub web_root: Option<PathBuf>,
     /// Largest FLV tag / RTMP message accepted from a publisher.
@@ -145,6 +160,11 @@ impl Default for Config {
             rtmp: SocketAddr::from(([0, 0, 0, 0], 1935)),
             data: PathBuf::from("./data"),
             open_publish: false,
+            open_signup: false,
+            admin_token: None,
+            metrics_public: false,
+            trusted_proxies: Vec::new(),
+            site: None,
             web_root: None,
             max_tag_bytes: 8 << 20,
             publisher_idle_timeout: Duration::from_secs(20),
@@ -177,6 +197,8 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("invalid setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
 }
 
 impl Config {
@@ -220,6 +242,22 @@ impl Config {
             config.open_publish = matches!(v.as_str(), "1" | "true" | "yes");
         }
         config.open_publish |= cli.open_publish;
+        if let Some(v) = env("ONAIR_OPEN_SIGNUP") {
+            config.open_signup = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        config.open_signup |= cli.open_signup;
+        if let Some(v) = env("ONAIR_METRICS_PUBLIC") {
+            config.metrics_public = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("ONAIR_ADMIN_TOKEN") {
+            config.admin_token = Some(v);
+        }
+        if let Some(v) = env("ONAIR_SITE") {
+            config.site = Some(v);
+        }
+        if let Some(v) = env("ONAIR_TRUSTED_PROXIES") {
+            config.trusted_proxies = v.split(',').map(|s| s.trim().to_string()).collect();
+        }
         if let Some(v) = env("ONAIR_TEST_HOOKS") {
             config.test_hooks = matches!(v.as_str(), "1" | "true" | "yes");
         }
@@ -248,7 +286,44 @@ impl Config {
         if let Some(v) = &cli.data {
             config.data = v.clone();
         }
+        config.validate()?;
         Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, reason: String| Err(ConfigError::Invalid { name, reason });
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return invalid("admin_token", "use at least 16 characters".into());
+        }
+        if let Some(site) = &self.site
+            && !(site.starts_with("https://") || site.starts_with("http://"))
+        {
+            return invalid(
+                "site",
+                format!("{site:?} is not an origin like https://tv.example.com"),
+            );
+        }
+        for p in &self.trusted_proxies {
+            if let Err(reason) = p.parse::<crate::http::site::Cidr>() {
+                return invalid("trusted_proxies", reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Does the HTTP port speak HTTPS? (Session cookies are then `Secure`, URLs `https`.)
+    pub fn serves_https(&self) -> bool {
+        false
+    }
+
+    /// The parsed `trusted_proxies` (validated when the config was resolved).
+    pub fn trusted_proxy_ranges(&self) -> Vec<crate::http::site::Cidr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
 }
 
@@ -352,6 +427,42 @@ mod tests {
         let err = Config::resolve(&Cli::default(), None, env).unwrap_err();
         assert!(err.to_string().contains("ONAIR_DRAIN_TIMEOUT"), "{err}");
         assert!(Cli::try_parse_from(["onair", "--drain-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn accounts_settings() {
+        let file = "open_signup = true\nadmin_token = \"0123456789abcdef\"\n\
+                    trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nsite = \"https://tv.example\"\n";
+        let c = Config::resolve(
+            &Cli::default(),
+            Some((Path::new("f.toml"), file.into())),
+            no_env,
+        )
+        .unwrap();
+        assert!(c.open_signup && !c.metrics_public);
+        assert_eq!(c.admin_token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(c.trusted_proxy_ranges().len(), 2);
+        let env = |n: &str| (n == "ONAIR_METRICS_PUBLIC").then(|| "1".to_string());
+        assert!(
+            Config::resolve(&Cli::default(), None, env)
+                .unwrap()
+                .metrics_public
+        );
+        for bad in [
+            "admin_token = \"short\"",
+            "trusted_proxies = [\"10.0.0.0/99\"]",
+            "site = \"tv.example\"",
+        ] {
+            let err = Config::resolve(
+                &Cli::default(),
+                Some((Path::new("f.toml"), bad.into())),
+                no_env,
+            )
+            .unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid { .. }), "{bad}: {err}");
+        }
+        let cli = Cli::try_parse_from(["onair", "--open-signup"]).unwrap();
+        assert!(Config::resolve(&cli, None, no_env).unwrap().open_signup);
     }
 
     #[test]

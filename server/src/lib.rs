@@ -12,7 +12,11 @@
 //! - [`rtmp`]: RTMP publish and play on `--rtmp`.
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
 //! - [`record`]: FLV and MP4 (`moov` first) recordings, `/api/recordings`, `/vod/…`.
-//! - [`rooms`]: rooms in SQLite (hashed stream keys), `/api/rooms`, chat, the publish check.
+//! - [`rooms`]: rooms in SQLite (hashed stream keys, owners, visibility), `/api/rooms`,
+//!   private-room play tokens and the media access check, chat, the publish check.
+//! - [`accounts`]: admins, streamers, moderators; argon2id passwords, session cookies,
+//!   sign-in limits, the first admin's one-time link; [`cli`]: `onair user|room …`.
+//! - [`secret`]: random tokens, SHA-256, HMAC, base64.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
 //! - [`shutdown`]: the one shutdown signal every task hears, and the tracker of what the
 //!   drain waits for (recordings, playlists, publishers, viewers, connections).
@@ -21,8 +25,10 @@
 //!   and waits at most `drain_timeout` for the tracked work; at start-up it recovers the
 //!   recordings a crash left behind ([`record::recover`]).
 
+pub mod accounts;
 pub mod assets;
 pub mod auth;
+pub mod cli;
 pub mod codecs;
 pub mod config;
 pub mod error;
@@ -36,6 +42,7 @@ pub mod publish;
 pub mod record;
 pub mod rooms;
 pub mod rtmp;
+pub mod secret;
 pub mod shutdown;
 pub mod utc;
 
@@ -54,6 +61,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub hls: Arc<hls::Hls>,
     pub rooms: Arc<rooms::Rooms>,
+    pub accounts: Arc<accounts::Accounts>,
+    /// `config.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<http::site::Cidr>,
     /// Heard by every long-lived task; tracks what a shutdown waits for.
     pub shutdown: Arc<shutdown::Shutdown>,
 }
@@ -61,16 +71,24 @@ pub struct AppState {
 impl AppState {
     /// State for `config`, with the publish check it asks for.
     pub fn new(config: Config) -> Arc<Self> {
+        let publishing = rooms::Publishing::default();
         let auth: Arc<dyn auth::PublishAuth> = if config.open_publish {
-            tracing::warn!("--open-publish: anyone may publish any stream (development only)");
+            tracing::warn!(
+                "--open-publish: anyone may publish any stream name with any key \
+                 (DEVELOPMENT ONLY: never on a server others can reach)"
+            );
             Arc::new(auth::OpenPublish)
         } else {
-            Arc::new(rooms::RoomAuth::open(&config.data))
+            Arc::new(rooms::RoomAuth::open(&config.data, publishing.clone()))
         };
-        Self::with_auth(config, auth)
+        Self::with_auth(config, auth, publishing)
     }
 
-    pub fn with_auth(config: Config, auth: Arc<dyn auth::PublishAuth>) -> Arc<Self> {
+    pub fn with_auth(
+        config: Config,
+        auth: Arc<dyn auth::PublishAuth>,
+        publishing: rooms::Publishing,
+    ) -> Arc<Self> {
         let metrics = Arc::new(metrics::Metrics::default());
         let hub_config = hub::HubConfig {
             republish_grace: config.republish_grace,
@@ -81,9 +99,13 @@ impl AppState {
         let shutdown = shutdown::Shutdown::new();
         let hls = hls::Hls::start(&hub, config.hls.clone(), &shutdown);
         let _ = record::Recorder::start(&hub, &config.data, config.record.clone(), &shutdown);
+        let rooms = rooms::Rooms::open(&config.data, hub.clone(), publishing);
+        rooms.watch(&shutdown);
         Arc::new(Self {
             shutdown,
-            rooms: rooms::Rooms::open(&config.data, hub.clone()),
+            rooms,
+            accounts: accounts::Accounts::open(&config.data),
+            trusted_proxies: config.trusted_proxy_ranges(),
             hub,
             hls,
             config,
@@ -119,6 +141,7 @@ pub async fn run(
     let drain_timeout = config.drain_timeout;
     let state = AppState::new(config);
     let stop = state.shutdown.clone();
+    announce_first_admin_link(&state);
     // Nothing records yet, so every recording without its MP4 is a crash's leftover.
     record::recover::start(&state.config.data, &state.config.record, &stop);
 
@@ -132,7 +155,11 @@ pub async fn run(
         format!("http {} (open requests)", listeners.http.local_addr()?),
     );
     let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
-    let server = axum::serve(http, router).with_graceful_shutdown(stop.triggered_owned());
+    let server = axum::serve(
+        http,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.triggered_owned());
     let mut http_task = tokio::spawn(async move {
         let _tracked = http_tracked;
         server.await
@@ -168,6 +195,31 @@ pub async fn run(
         rtmp_task.await??;
     }
     Ok(())
+}
+
+/// With no admin who can sign in yet, prints a one-time link that signs in as `admin` (who
+/// then sets a password). A new link at every start until then.
+fn announce_first_admin_link(state: &AppState) {
+    match state.accounts.first_admin_link() {
+        Ok(Some(link)) => {
+            let scheme = if state.config.serves_https() {
+                "https"
+            } else {
+                "http"
+            };
+            let base =
+                state.config.site.clone().unwrap_or_else(|| {
+                    format!("{scheme}://localhost:{}", state.config.http.port())
+                });
+            tracing::warn!(
+                "no admin account yet: open {}/signin?link={link} within 24 h to sign in as \
+                 admin and set a password (a new link is printed at every start until then)",
+                base.trim_end_matches('/')
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!("cannot make the first admin's sign-in link: {e}"),
+    }
 }
 
 /// Per-connection socket settings for media connections.

@@ -27,7 +27,8 @@ async fn serve() -> anyhow::Result<()> {
     let cli = config::Cli::parse();
     let config = config::Config::load(&cli)?;
     if let Some(command) = &cli.command {
-        print!("{}", onair_server::rooms::cli::run(command, &config)?);
+        let mut stdin = std::io::stdin().lock();
+        print!("{}", onair_server::cli::run(command, &config, &mut stdin)?);
         return Ok(());
     }
     let http = TcpListener::bind(config.http).await.with_context(|| {

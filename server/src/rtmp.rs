@@ -342,7 +342,24 @@ impl Conn {
     fn play(&mut self, stream_id: u32, name: &str) {
         let (room, _) = split_stream_name(name);
         let key = format!("{}/{room}", self.app);
-        match self.state.hub.subscribe(&key, Protocol::Rtmp) {
+        // A private room needs `ROOM?token=…` (RTMP has no cookies).
+        let token = name
+            .split_once('?')
+            .and_then(|(_, q)| crate::rooms::access::query_param(Some(q), "token"));
+        let allowed = if self.app == crate::rooms::APP {
+            self.state
+                .rooms
+                .check_watch(room, token, || Ok(crate::accounts::Caller::Anonymous))
+        } else {
+            Ok(())
+        };
+        let subscribed = allowed.and_then(|()| {
+            self.state
+                .hub
+                .subscribe(&key, Protocol::Rtmp)
+                .map_err(|e| crate::error::ApiError::NotFound(e.to_string()))
+        });
+        match subscribed {
             Ok(sub) => {
                 tracing::info!(peer = %self.peer, stream = %key, "RTMP player connected");
                 self.session.accept_play(stream_id, &mut self.out);

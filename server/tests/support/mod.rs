@@ -9,12 +9,16 @@ use onair_server::{Config, Listeners};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub mod accounts;
 /// `flv_tags` and `ogg_packets`: whole FLV and Ogg files read back (one copy, in
 /// onair-shared's test support).
 #[path = "../../../shared/tests/container_support/mod.rs"]
 pub mod container;
 pub mod media;
 pub mod rooms;
+
+/// Every test server accepts this as an admin's bearer token.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub struct TestServer {
     pub http: SocketAddr,
@@ -24,6 +28,8 @@ pub struct TestServer {
     _temp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// A signed-in streamer (cookie session), made on first use by `streamer()`.
+    streamer: tokio::sync::OnceCell<reqwest::Client>,
 }
 
 impl TestServer {
@@ -53,6 +59,7 @@ impl TestServer {
             open_publish: true,
             // Well inside `stop`'s 10 s, so a stuck drain fails as a drain, not a timeout.
             drain_timeout: std::time::Duration::from_secs(5),
+            admin_token: Some(ADMIN_TOKEN.into()),
             ..Config::default()
         };
         let mut config = config;
@@ -72,6 +79,7 @@ impl TestServer {
             _temp: None,
             stop: Some(tx),
             task: Some(task),
+            streamer: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -89,7 +97,10 @@ impl TestServer {
 
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(self.url("/metrics"))
+        reqwest::Client::new()
+            .get(self.url("/metrics"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
             .await
             .unwrap()
             .text()
@@ -99,7 +110,10 @@ impl TestServer {
 
     /// `/api/streams` as JSON.
     pub async fn streams(&self) -> serde_json::Value {
-        reqwest::get(self.url("/api/streams"))
+        reqwest::Client::new()
+            .get(self.url("/api/streams"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
             .await
             .unwrap()
             .json()
