@@ -75,7 +75,6 @@ before(async () => {
     '--ignore-certificate-errors',
     '--use-fake-device-for-media-stream=fps=30',
   ]);
-  tls = await startTls();
 });
 
 after(async () => {
@@ -111,6 +110,7 @@ async function played(page, seconds, ms = 20000) {
 }
 
 test('HTTPS on onair.test: sign in, create a room, go live; a viewer plays it over WSS', async () => {
+  tls = await startTls();
   const origin = `https://${NAME}:${tls.port}`;
   // Node's fetch checks certificates: the admin makes the streamer through the browser
   // context's request API, which ignores them like the pages do.

@@ -1,13 +1,15 @@
 //! `/watch/:room` (and `/play.html?room=…`): the player page: the live video with the chat
 //! beside it; `/embed/:room`: the player alone, for other sites' iframes. `?token=T` (a
 //! private room's link) goes on every media and chat URL. A stream pushed by name without a
-//! room (`--open-publish`, RTMP) still plays.
+//! room (`--open-publish`, RTMP) still plays for an admin: whether it is live comes from the
+//! stream list, which only admins may read.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::chat::Chat;
 use crate::components::player::LivePlayer;
+use crate::hooks::use_session::use_session;
 use crate::services::player::denied_reason;
 use crate::services::{self, api::Room};
 
@@ -80,19 +82,29 @@ fn denied(why: &str) -> Html {
 pub fn watch(props: &WatchProps) -> Html {
     let token = use_token();
     let lookup = use_lookup(props.room.clone(), token.clone());
+    let admin = use_session()
+        .state
+        .user()
+        .is_some_and(|u| u.role == "admin");
 
     let body = match &lookup {
         Lookup::Loading => html! { <p class="notice" role="status">{"Looking up the room…"}</p> },
-        Lookup::Missing => html! {
+        Lookup::Missing if admin => html! {
             <>
                 <p class="notice" role="alert">
                     {"There is no open room with this name. It may have been closed; \
-                      a stream pushed under this name still plays here."}
+                      a stream pushed under this name (--open-publish) still plays here."}
                 </p>
                 <div class="stage">
                     <LivePlayer room={props.room.clone()} is_room={false} />
                 </div>
             </>
+        },
+        Lookup::Missing => html! {
+            <p class="notice" role="alert">
+                {"There is no open room with this name. It may have been closed, or the link \
+                  may be mistyped."}
+            </p>
         },
         Lookup::Denied(why) => denied(why),
         Lookup::Failed(e) => html! {
@@ -136,7 +148,9 @@ pub fn embed(props: &WatchProps) -> Html {
     let lookup = use_lookup(props.room.clone(), token.clone());
     let body = match &lookup {
         Lookup::Loading => html! { <p class="notice" role="status">{"Loading…"}</p> },
-        Lookup::Missing => html! { <LivePlayer room={props.room.clone()} is_room={false} /> },
+        Lookup::Missing => {
+            html! { <p class="notice" role="alert">{"There is no open room with this name."}</p> }
+        }
         Lookup::Denied(why) => denied(why),
         Lookup::Failed(e) => html! {
             <p class="notice" role="alert">{"Could not load the room: "}{ e.clone() }</p>
