@@ -132,7 +132,8 @@ fn streamer_cookie(addr: SocketAddr, authority: &str, admin_token: &str) -> anyh
     if !status.contains(" 201") {
         bail!("POST /api/users: {status}: {}", body.trim());
     }
-    let (status, head, body) = http(addr, authority, "POST /api/session", "", &user)?;
+    let credentials = serde_json::json!({ "name": "bench-chat", "password": password }).to_string();
+    let (status, head, body) = http(addr, authority, "POST /api/session", "", &credentials)?;
     if !status.contains(" 200") {
         bail!("POST /api/session: {status}: {}", body.trim());
     }
