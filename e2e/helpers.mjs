@@ -1,5 +1,10 @@
 // Shared by the browser tests: launch Debian's Chromium (never a downloaded one) and open pages
 // with page errors collected, so every test can assert there were none.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const BASE = process.env.ONAIR_URL ?? 'http://127.0.0.1:8080';
@@ -142,4 +147,64 @@ export async function openSignedIn(browser, path, user, { base = BASE, contextOp
   const errors = collectErrors(page);
   await page.goto(base + path);
   return { page, errors, context };
+}
+
+// ---- a server of the test's own (TLS, or a fresh database) ----
+
+/** This process's environment without ONAIR_* (the server reads its options from there),
+ * plus the e2e admin token. */
+function serverEnv() {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ONAIR_')));
+  return { ...env, ONAIR_ADMIN_TOKEN: ADMIN_TOKEN, RUST_LOG: 'info' };
+}
+
+/** A loopback port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * Starts the release onair (ONAIR_BIN) on free loopback ports with a temp data dir, `args`
+ * and the e2e admin token; resolves once `ready(port)` (default: HTTP /healthz is 200).
+ * Answers `{ port, rtmp, url, log(), stop() }`.
+ */
+export async function startOnair(args = [], ready) {
+  const dir = mkdtempSync(join(tmpdir(), 'onair-e2e-own-'));
+  const [port, rtmp] = [await freePort(), await freePort()];
+  const child = spawn(process.env.ONAIR_BIN ?? 'onair', [
+    '--http', `127.0.0.1:${port}`, '--rtmp', `127.0.0.1:${rtmp}`, '--data', join(dir, 'data'), ...args,
+  ], { cwd: dir, env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const server = {
+    port, rtmp, url: `http://127.0.0.1:${port}`, log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => { if (child.exitCode !== null) r(); else child.once('exit', r); });
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  ready ??= async (p) => (await fetch(`http://127.0.0.1:${p}/healthz`)).status === 200;
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await server.stop();
+      throw new Error(`onair ${args.join(' ')} exited:\n${log}`);
+    }
+    try {
+      if (await ready(port)) return server;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`onair ${args.join(' ')} not ready within 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

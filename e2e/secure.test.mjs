@@ -6,15 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   launch, openPage, openSignedIn, collectErrors, signInWithForm, createRoom,
-  defaultStreamer, api, waitLive, BASE, RTMP, ADMIN_TOKEN,
+  defaultStreamer, api, waitLive, startOnair, BASE, RTMP, ADMIN_TOKEN,
 } from './helpers.mjs';
 
 const HLS_JS = fileURLToPath(new URL('./node_modules/hls.js/dist/hls.min.js', import.meta.url));
@@ -22,16 +18,8 @@ const NAME = 'onair.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let browser;
-let tls; // { child, dir, port, log }
+let tls; // startOnair's answer
 const children = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 /** GET over HTTPS to 127.0.0.1 with SNI `onair.test`, certificate unchecked (self-signed). */
 function httpsGet(port, path) {
@@ -48,25 +36,9 @@ function httpsGet(port, path) {
 }
 
 /** The release onair with `--tls-self-signed --tls-name onair.test`, ready on HTTPS. */
-async function startTls() {
-  const dir = mkdtempSync(join(tmpdir(), 'onair-e2e-tls-'));
-  const [port, rtmp] = [await freePort(), await freePort()];
-  const child = spawn(process.env.ONAIR_BIN ?? 'onair', [
-    '--http', `127.0.0.1:${port}`, '--rtmp', `127.0.0.1:${rtmp}`, '--data', join(dir, 'data'),
-    '--tls-self-signed', '--tls-name', NAME,
-  ], { cwd: dir, env: { ...process.env, ONAIR_ADMIN_TOKEN: ADMIN_TOKEN, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = { child, dir, port, log: '' };
-  child.stdout.on('data', (d) => { server.log += d; });
-  child.stderr.on('data', (d) => { server.log += d; });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the TLS server exited:\n${server.log}`);
-    try {
-      if ((await httpsGet(port, '/healthz')).status === 200) return server;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`no HTTPS /healthz within 30 s:\n${server.log}`);
-    await sleep(200);
-  }
+function startTls() {
+  return startOnair(['--tls-self-signed', '--tls-name', NAME],
+    async (port) => (await httpsGet(port, '/healthz')).status === 200);
 }
 
 before(async () => {
@@ -80,11 +52,7 @@ before(async () => {
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await browser?.close();
-  if (tls) {
-    tls.child.kill('SIGTERM');
-    await new Promise((r) => { if (tls.child.exitCode !== null) r(); else tls.child.once('exit', r); });
-    rmSync(tls.dir, { recursive: true, force: true });
-  }
+  await tls?.stop();
 });
 
 /** ffmpeg pushing a synthetic H.264 + AAC stream to a room over RTMP with its key. */

@@ -60,6 +60,26 @@ pub fn manage_room(props: &ManageProps) -> Html {
     let moderator = use_state(String::new);
     let link = use_state(|| None::<String>);
     let id = props.room.id.clone();
+    // The managed view (`GET /api/rooms/ID` as its owner) has the moderators; room lists
+    // may not. Fetched again after every moderator change.
+    let moderators = use_state(|| props.room.moderators.clone());
+    let generation = use_state(|| 0u32);
+    {
+        let moderators = moderators.clone();
+        use_effect_with((id.clone(), *generation), move |(id, _)| {
+            let id = id.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::room(&id, None).await {
+                    Ok(room) => moderators.set(room.moderators),
+                    Err(e) => services::warn(&format!("room {id}: {e}")),
+                }
+            });
+        });
+    }
+    let refresh = {
+        let generation = generation.clone();
+        Callback::from(move |()| generation.set(generation.wrapping_add(1)))
+    };
 
     let on_visibility = {
         let (note, id, changed) = (note.clone(), id.clone(), props.on_changed.clone());
@@ -109,7 +129,7 @@ pub fn manage_room(props: &ManageProps) -> Html {
         Callback::from(move |e: InputEvent| moderator.set(services::dom::input_value(&e)))
     };
     let on_add_moderator = {
-        let (note, id, changed) = (note.clone(), id.clone(), props.on_changed.clone());
+        let (note, id, changed) = (note.clone(), id.clone(), refresh.clone());
         let moderator = moderator.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
@@ -131,7 +151,7 @@ pub fn manage_room(props: &ManageProps) -> Html {
         })
     };
     let remove_moderator = |name: String| {
-        let (note, id, changed) = (note.clone(), id.clone(), props.on_changed.clone());
+        let (note, id, changed) = (note.clone(), id.clone(), refresh.clone());
         Callback::from(move |_: MouseEvent| {
             let (id, changed, name) = (id.clone(), changed.clone(), name.clone());
             let removed = name.clone();
@@ -177,7 +197,7 @@ pub fn manage_room(props: &ManageProps) -> Html {
 
     let room = &props.room;
     let busy = *note == Note::Busy;
-    let moderators = room.moderators.clone().unwrap_or_default();
+    let moderators = (*moderators).clone().unwrap_or_default();
     html! {
         <div class="manage-room" role="region" aria-label="Manage room">
             <h3>{"Manage "}{ room.title.clone() }</h3>

@@ -449,13 +449,8 @@ fn studio_page() -> Html {
         .filter(|c| chosen.as_deref() == Some(c.id.as_str()))
         .map(created_room);
     let manage = chosen_room.clone().map(|room| {
-        let on_changed = {
-            let (reload, created) = (reload.clone(), created.clone());
-            Callback::from(move |()| {
-                created.set(None);
-                reload.emit(());
-            })
-        };
+        // The key panel stays until another room is picked (it is shown only once).
+        let on_changed = reload.clone();
         let key = room.id.clone();
         html! { <ManageRoom {key} {room} {on_changed} on_key={keep_key.clone()} /> }
     });

@@ -279,7 +279,7 @@ pub async fn room(id: &str, token: Option<&str>) -> Result<Room, ApiError> {
 
 /// A room by id for a viewer: looked up in the public list first (an unknown room is an
 /// ordinary case for a link, and a 404 is logged by the browser as a console error), then
-/// directly (unlisted and private rooms). `Ok(None)`: no such open room.
+/// directly (unlisted and private rooms). `Ok(None)`: no such room, or it was closed.
 pub async fn find_room(id: &str, token: Option<&str>) -> Result<Option<Room>, ApiError> {
     if token.is_none()
         && let Some(room) = rooms().await?.into_iter().find(|r| r.id == id)
@@ -287,6 +287,7 @@ pub async fn find_room(id: &str, token: Option<&str>) -> Result<Option<Room>, Ap
         return Ok(Some(room));
     }
     match room(id, token).await {
+        Ok(room) if room.status == "closed" => Ok(None),
         Ok(room) => Ok(Some(room)),
         Err(e) if e.not_found() => Ok(None),
         Err(e) => Err(e),
