@@ -40,6 +40,26 @@ pub struct Cli {
     /// before the server exits anyway [default: 30]
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub drain_timeout: Option<Duration>,
+    /// TLS certificate chain (PEM): HTTPS and WSS on the HTTP port; reloaded when the file
+    /// changes. Needs --tls-key
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// LAN testing: serve HTTPS with a self-signed certificate for this machine's names and
+    /// addresses, kept under DATA/tls/ (its SHA-256 fingerprint is logged)
+    #[arg(long)]
+    pub tls_self_signed: bool,
+    /// Another name (or address) the self-signed certificate covers; repeatable
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_names: Vec<String>,
+    /// RTMPS listen address (RTMP over TLS, same certificate) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub rtmps: Option<SocketAddr>,
+    /// Plain-HTTP listen address that redirects every request to HTTPS (308) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub http_redirect: Option<SocketAddr>,
     #[command(subcommand)]
     pub command: Option<crate::rooms::cli::Command>,
 }
@@ -74,10 +94,38 @@ pub struct Config {
     pub hls: HlsConfig,
     /// Recording (the `[record]` table).
     pub record: RecordConfig,
+    /// TLS for HTTPS/WSS (and RTMPS) (the `[tls]` table).
+    pub tls: TlsConfig,
+    /// RTMPS listen address (needs TLS); off when `None`.
+    pub rtmps: Option<SocketAddr>,
+    /// Plain-HTTP listener that 308-redirects every request to HTTPS (needs TLS).
+    pub http_redirect: Option<SocketAddr>,
     /// FOR TESTS ONLY (`ONAIR_TEST_HOOKS=1`): a WS-FLV push URL with `&throttle_kbps=N`
     /// (optionally `&throttle_secs=S`) is read at no more than N kbit/s, to simulate a slow
     /// uplink. Off by default; the parameters are ignored when off.
     pub test_hooks: bool,
+}
+
+/// Where the certificate comes from. TLS is on when a certificate is given or
+/// `self_signed` is set; then the HTTP port serves HTTPS and WSS only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; reloaded when the file changes.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) matching `cert`.
+    pub key: Option<PathBuf>,
+    /// Generate (once) and use a self-signed certificate under `DATA/tls/`.
+    pub self_signed: bool,
+    /// Extra names and addresses for the self-signed certificate.
+    pub names: Vec<String>,
+}
+
+impl TlsConfig {
+    /// Whether the server speaks TLS (HTTPS, WSS, and RTMPS when configured).
+    pub fn enabled(&self) -> bool {
+        self.self_signed || self.cert.is_some()
+    }
 }
 
 /// Which recordings every stream gets, under `DATA/recordings/ROOM/`.
@@ -153,6 +201,9 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(30),
             hls: HlsConfig::default(),
             record: RecordConfig::default(),
+            tls: TlsConfig::default(),
+            rtmps: None,
+            http_redirect: None,
             test_hooks: false,
         }
     }
@@ -177,6 +228,16 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error(
+        "TLS: a certificate needs its key and a key its certificate (--tls-cert with --tls-key)"
+    )]
+    TlsPair,
+    #[error(
+        "TLS: --tls-self-signed generates its own certificate; it cannot be combined with --tls-cert/--tls-key"
+    )]
+    TlsConflict,
+    #[error("{0} needs TLS: give --tls-cert and --tls-key, or --tls-self-signed")]
+    NeedsTls(&'static str),
 }
 
 impl Config {
@@ -248,7 +309,80 @@ impl Config {
         if let Some(v) = &cli.data {
             config.data = v.clone();
         }
+        config.resolve_tls(cli, &env)?;
         Ok(config)
+    }
+
+    /// The `[tls]` table, `rtmps` and `http_redirect` from the environment and flags,
+    /// then checked as a whole: half a key pair or a mix of sources is a mistake to say
+    /// out loud, not a certificate to guess.
+    fn resolve_tls(
+        &mut self,
+        cli: &Cli,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = env("ONAIR_TLS_CERT") {
+            self.tls.cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("ONAIR_TLS_KEY") {
+            self.tls.key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("ONAIR_TLS_SELF_SIGNED") {
+            self.tls.self_signed = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env_parse(env, "ONAIR_RTMPS")? {
+            self.rtmps = Some(v);
+        }
+        if let Some(v) = env_parse(env, "ONAIR_HTTP_REDIRECT")? {
+            self.http_redirect = Some(v);
+        }
+        if let Some(v) = &cli.tls_cert {
+            self.tls.cert = Some(v.clone());
+        }
+        if let Some(v) = &cli.tls_key {
+            self.tls.key = Some(v.clone());
+        }
+        self.tls.self_signed |= cli.tls_self_signed;
+        self.tls.names.extend(cli.tls_names.iter().cloned());
+        if let Some(v) = cli.rtmps {
+            self.rtmps = Some(v);
+        }
+        if let Some(v) = cli.http_redirect {
+            self.http_redirect = Some(v);
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::TlsPair);
+        }
+        if self.tls.self_signed && self.tls.cert.is_some() {
+            return Err(ConfigError::TlsConflict);
+        }
+        if !self.tls.enabled() {
+            if self.rtmps.is_some() {
+                return Err(ConfigError::NeedsTls("RTMPS (--rtmps)"));
+            }
+            if self.http_redirect.is_some() {
+                return Err(ConfigError::NeedsTls(
+                    "the HTTPS redirect (--http-redirect)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the HTTP port speaks HTTPS (and WSS): the scheme of URLs for clients that
+    /// reach the server directly.
+    pub fn serves_https(&self) -> bool {
+        self.tls.enabled()
+    }
+
+    /// `https` or `http`, for the HTTP port's URLs.
+    pub fn http_scheme(&self) -> &'static str {
+        if self.serves_https() { "https" } else { "http" }
+    }
+
+    /// `wss` or `ws`, for WebSocket URLs on the HTTP port.
+    pub fn ws_scheme(&self) -> &'static str {
+        if self.serves_https() { "wss" } else { "ws" }
     }
 }
 
@@ -367,6 +501,107 @@ mod tests {
         assert_eq!(c.hls.part_target, Duration::from_millis(500));
         assert_eq!(c.hls.window, 3);
         assert_eq!(c.hls.linger, HlsConfig::default().linger);
+    }
+
+    #[test]
+    fn tls_from_file_env_and_flags() {
+        let c = Config::resolve(&Cli::default(), None, no_env).unwrap();
+        assert!(!c.tls.enabled());
+        assert_eq!((c.http_scheme(), c.ws_scheme()), ("http", "ws"));
+        assert_eq!((c.rtmps, c.http_redirect), (None, None));
+
+        let file = "rtmps = \"127.0.0.1:1936\"\n[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\n";
+        let c = Config::resolve(
+            &Cli::default(),
+            Some((Path::new("f.toml"), file.into())),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.tls.cert, Some(PathBuf::from("/c.pem")));
+        assert_eq!(c.tls.key, Some(PathBuf::from("/k.pem")));
+        assert!(c.tls.enabled() && c.serves_https());
+        assert_eq!((c.http_scheme(), c.ws_scheme()), ("https", "wss"));
+        assert_eq!(c.rtmps, Some("127.0.0.1:1936".parse().unwrap()));
+
+        let env = |n: &str| match n {
+            "ONAIR_TLS_CERT" => Some("/env-c.pem".to_string()),
+            "ONAIR_TLS_KEY" => Some("/env-k.pem".to_string()),
+            "ONAIR_RTMPS" => Some("0.0.0.0:1937".to_string()),
+            _ => None,
+        };
+        let c = Config::resolve(&Cli::default(), None, env).unwrap();
+        assert_eq!(c.tls.cert, Some(PathBuf::from("/env-c.pem")));
+        assert_eq!(c.rtmps, Some("0.0.0.0:1937".parse().unwrap()));
+        let cli = Cli::try_parse_from([
+            "onair",
+            "--tls-cert",
+            "/cli-c.pem",
+            "--tls-key",
+            "/cli-k.pem",
+            "--rtmps",
+            "127.0.0.1:1938",
+            "--http-redirect",
+            "127.0.0.1:8081",
+        ])
+        .unwrap();
+        let c = Config::resolve(&cli, None, env).unwrap();
+        assert_eq!(c.tls.cert, Some(PathBuf::from("/cli-c.pem")));
+        assert_eq!(c.tls.key, Some(PathBuf::from("/cli-k.pem")));
+        assert_eq!(c.rtmps, Some("127.0.0.1:1938".parse().unwrap()));
+        assert_eq!(c.http_redirect, Some("127.0.0.1:8081".parse().unwrap()));
+
+        let file = "[tls]\nself_signed = true\nnames = [\"tv.lan\"]\n";
+        let cli = Cli::try_parse_from(["onair", "--tls-name", "a.lan", "--tls-name", "10.0.0.9"])
+            .unwrap();
+        let c = Config::resolve(&cli, Some((Path::new("f.toml"), file.into())), no_env).unwrap();
+        assert!(c.tls.self_signed && c.tls.enabled());
+        assert_eq!(c.tls.names, ["tv.lan", "a.lan", "10.0.0.9"]);
+        let env = |n: &str| (n == "ONAIR_TLS_SELF_SIGNED").then(|| "1".to_string());
+        assert!(
+            Config::resolve(&Cli::default(), None, env)
+                .unwrap()
+                .tls
+                .self_signed
+        );
+        let cli = Cli::try_parse_from(["onair", "--tls-self-signed"]).unwrap();
+        assert!(Config::resolve(&cli, None, no_env).unwrap().tls.enabled());
+    }
+
+    #[test]
+    fn tls_mistakes_are_clear_errors() {
+        let resolve = |args: &[&str]| {
+            let mut argv = vec!["onair"];
+            argv.extend_from_slice(args);
+            Config::resolve(&Cli::try_parse_from(argv).unwrap(), None, no_env)
+        };
+        assert!(matches!(
+            resolve(&["--tls-cert", "c.pem"]),
+            Err(ConfigError::TlsPair)
+        ));
+        assert!(matches!(
+            resolve(&["--tls-key", "k.pem"]),
+            Err(ConfigError::TlsPair)
+        ));
+        let err = resolve(&["--tls-self-signed", "--tls-cert", "c", "--tls-key", "k"]).unwrap_err();
+        assert!(matches!(err, ConfigError::TlsConflict), "{err}");
+        let err = resolve(&["--rtmps", "127.0.0.1:1936"]).unwrap_err();
+        assert!(matches!(err, ConfigError::NeedsTls(_)), "{err}");
+        assert!(err.to_string().contains("--tls-cert"), "{err}");
+        let err = resolve(&["--http-redirect", "127.0.0.1:80"]).unwrap_err();
+        assert!(matches!(err, ConfigError::NeedsTls(_)), "{err}");
+        let env = |n: &str| (n == "ONAIR_RTMPS").then(|| "nope".to_string());
+        let err = Config::resolve(&Cli::default(), None, env).unwrap_err();
+        assert!(err.to_string().contains("ONAIR_RTMPS"), "{err}");
+        let file = "[tls]\ncertificate = \"c.pem\"\n";
+        assert!(
+            Config::resolve(
+                &Cli::default(),
+                Some((Path::new("f.toml"), file.into())),
+                no_env
+            )
+            .is_err(),
+            "unknown [tls] keys are refused"
+        );
     }
 
     #[test]
