@@ -1,4 +1,7 @@
 //! The HTTP/WebSocket front: `app(state)` builds the one router every HTTP feature hangs on.
+//! [`redirect`] is the separate plain-HTTP app of `--http-redirect`.
+
+pub mod redirect;
 
 use std::sync::Arc;
 
@@ -15,7 +18,8 @@ use crate::error::ApiError;
 
 /// Builds the router: health, API, media routes, and the client app as the fallback.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    let tls = state.config.tls.enabled();
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/streams", get(streams))
@@ -24,7 +28,26 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(crate::rooms::routes())
         .merge(crate::record::routes())
         .fallback(fallback)
-        .with_state(state)
+        .with_state(state);
+    hsts(router, tls)
+}
+
+/// Under TLS every response carries `Strict-Transport-Security`, so a browser that has
+/// been here once never tries plain HTTP again (for a year). Not on plain HTTP: browsers
+/// ignore it there, and a server without TLS must not promise it.
+fn hsts(router: Router, tls: bool) -> Router {
+    if !tls {
+        return router;
+    }
+    router.layer(axum::middleware::map_response(
+        |mut response: Response| async move {
+            response.headers_mut().insert(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static("max-age=31536000"),
+            );
+            response
+        },
+    ))
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -19,6 +19,11 @@ pub mod rooms;
 pub struct TestServer {
     pub http: SocketAddr,
     pub rtmp: SocketAddr,
+    /// Bound when the tweaked config asks for RTMPS (any address: the harness binds
+    /// 127.0.0.1:0 instead and writes the real one back).
+    pub rtmps: Option<SocketAddr>,
+    /// Likewise for `http_redirect`.
+    pub http_redirect: Option<SocketAddr>,
     pub data: PathBuf,
     /// The temporary data directory, when the test did not bring its own.
     _temp: Option<tempfile::TempDir>,
@@ -57,9 +62,17 @@ impl TestServer {
         };
         let mut config = config;
         tweak(&mut config);
+        let rtmps = bind_if_asked(&mut config.rtmps).await;
+        let http_redirect = bind_if_asked(&mut config.http_redirect).await;
+        let (rtmps_addr, redirect_addr) = (config.rtmps, config.http_redirect);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(onair_server::run(
-            Listeners { http, rtmp },
+            Listeners {
+                http,
+                rtmp,
+                rtmps,
+                http_redirect,
+            },
             config,
             async move {
                 let _ = rx.await;
@@ -68,11 +81,27 @@ impl TestServer {
         Self {
             http: http_addr,
             rtmp: rtmp_addr,
+            rtmps: rtmps_addr,
+            http_redirect: redirect_addr,
             data: data.to_path_buf(),
             _temp: None,
             stop: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// `https://127.0.0.1:PORT/path` (the HTTP port under TLS).
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://{}{}", self.http, path)
+    }
+
+    /// `rtmps://127.0.0.1:PORT/path`; panics unless the config asked for RTMPS.
+    pub fn rtmps_url(&self, path: &str) -> String {
+        format!(
+            "rtmps://{}{}",
+            self.rtmps.expect("started without rtmps"),
+            path
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -127,6 +156,11 @@ impl TestServer {
         );
     }
 
+    /// Whether the server task has ended (it should not, before `stop`).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
     /// Stops the server and waits for it: graceful shutdown must finish, and cleanly.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
@@ -140,4 +174,13 @@ impl TestServer {
                 .expect("server returned an error");
         }
     }
+}
+
+/// An optional listener the config asks for: bound on a loopback port chosen by the OS,
+/// with the address it got written back into the config.
+async fn bind_if_asked(addr: &mut Option<SocketAddr>) -> Option<TcpListener> {
+    addr.as_ref()?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    *addr = Some(listener.local_addr().unwrap());
+    Some(listener)
 }
