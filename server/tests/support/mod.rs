@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 pub mod container;
 pub mod media;
 pub mod rooms;
+pub mod tls;
 
 pub struct TestServer {
     pub http: SocketAddr,
@@ -25,6 +26,10 @@ pub struct TestServer {
     /// Likewise for `http_redirect`.
     pub http_redirect: Option<SocketAddr>,
     pub data: PathBuf,
+    /// Whether the HTTP port speaks HTTPS: `url` and the helpers follow it.
+    pub tls: bool,
+    /// An HTTP client for this server; under TLS it accepts the server's certificate.
+    pub client: reqwest::Client,
     /// The temporary data directory, when the test did not bring its own.
     _temp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -65,6 +70,7 @@ impl TestServer {
         let rtmps = bind_if_asked(&mut config.rtmps).await;
         let http_redirect = bind_if_asked(&mut config.http_redirect).await;
         let (rtmps_addr, redirect_addr) = (config.rtmps, config.http_redirect);
+        let tls = config.tls.enabled();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(onair_server::run(
             Listeners {
@@ -84,15 +90,15 @@ impl TestServer {
             rtmps: rtmps_addr,
             http_redirect: redirect_addr,
             data: data.to_path_buf(),
+            tls,
+            client: reqwest::Client::builder()
+                .danger_accept_invalid_certs(tls)
+                .build()
+                .expect("reqwest client"),
             _temp: None,
             stop: Some(tx),
             task: Some(task),
         }
-    }
-
-    /// `https://127.0.0.1:PORT/path` (the HTTP port under TLS).
-    pub fn https_url(&self, path: &str) -> String {
-        format!("https://{}{}", self.http, path)
     }
 
     /// `rtmps://127.0.0.1:PORT/path`; panics unless the config asked for RTMPS.
@@ -104,12 +110,15 @@ impl TestServer {
         )
     }
 
+    /// `http://` (or `https://` under TLS) `127.0.0.1:PORT/path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.http, path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.http, path)
     }
 
     pub fn ws_url(&self, path: &str) -> String {
-        format!("ws://{}{}", self.http, path)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.http, path)
     }
 
     pub fn rtmp_url(&self, path: &str) -> String {
@@ -118,7 +127,9 @@ impl TestServer {
 
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(self.url("/metrics"))
+        self.client
+            .get(self.url("/metrics"))
+            .send()
             .await
             .unwrap()
             .text()
@@ -128,7 +139,9 @@ impl TestServer {
 
     /// `/api/streams` as JSON.
     pub async fn streams(&self) -> serde_json::Value {
-        reqwest::get(self.url("/api/streams"))
+        self.client
+            .get(self.url("/api/streams"))
+            .send()
             .await
             .unwrap()
             .json()
