@@ -12,8 +12,9 @@
 //! - [`rtmp`]: RTMP publish and play on `--rtmp`, and RTMPS on `--rtmps`.
 //! - [`tls`]: HTTPS/WSS and RTMPS: the certificate (reloaded when its files change, or
 //!   self-signed for LAN testing) and [`tls::TlsListener`], which hands out finished
-//!   handshakes. With TLS on, the HTTP port speaks HTTPS only; `--http-redirect` serves a
-//!   plain port that redirects to it ([`http::redirect`]).
+//!   handshakes. With TLS on, the HTTP port speaks HTTPS only ([`http::https`]: h2 and
+//!   HTTP/1.1, WebSockets over HTTP/1.1); `--http-redirect` serves a plain port that
+//!   redirects to it ([`http::redirect`]).
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
 //! - [`record`]: FLV and MP4 (`moov` first) recordings, `/api/recordings`, `/vod/…`.
 //! - [`rooms`]: rooms in SQLite (hashed stream keys), `/api/rooms`, chat, the publish check.
@@ -182,11 +183,12 @@ pub async fn run(
         ),
     );
     // Handlers may take `ConnectInfo<SocketAddr>` (the peer), in both modes.
-    let router = http::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    use axum::serve::ListenerExt;
+    let router = http::app(state.clone());
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
         None => {
+            use axum::serve::ListenerExt;
             let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
+            let router = router.into_make_service_with_connect_info::<SocketAddr>();
             Box::pin(
                 axum::serve(http, router)
                     .with_graceful_shutdown(stop.triggered_owned())
@@ -194,16 +196,13 @@ pub async fn run(
             )
         }
         Some(tls) => {
-            // The listener tuned the socket before the handshake. The no-op tap is what
-            // gives `ConnectInfo<SocketAddr>` (axum implements it for tapped listeners).
             let https =
-                tls::TlsListener::new(listeners.http, tls.https.clone(), stop.clone(), "https")?
-                    .tap_io(|_| {});
-            Box::pin(
-                axum::serve(https, router)
-                    .with_graceful_shutdown(stop.triggered_owned())
-                    .into_future(),
-            )
+                tls::TlsListener::new(listeners.http, tls.https.clone(), stop.clone(), "https")?;
+            let stop = stop.clone();
+            Box::pin(async move {
+                http::https::serve(https, router, stop).await;
+                Ok(())
+            })
         }
     };
     tasks.push((

@@ -31,6 +31,31 @@ async fn read_until_closed(mut sock: TcpStream, what: &str) -> Vec<u8> {
     }
 }
 
+/// HTTP/2 `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441).
+const ENABLE_CONNECT_PROTOCOL: u16 = 8;
+
+/// The settings of the server's first HTTP/2 SETTINGS frame, as (id, value).
+async fn h2_server_settings(addr: std::net::SocketAddr) -> Vec<(u16, u32)> {
+    let mut tls = connect(addr, &[b"h2"]).await.unwrap();
+    // Client preface and an empty SETTINGS frame.
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut head = [0u8; 9];
+    tls.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[3], 4, "the server's first frame is SETTINGS");
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    tls.read_exact(&mut payload).await.unwrap();
+    payload
+        .chunks_exact(6)
+        .map(|e| {
+            let id = u16::from_be_bytes([e[0], e[1]]);
+            (id, u32::from_be_bytes([e[2], e[3], e[4], e[5]]))
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_signed_https_h2_hsts_and_the_http_redirect() {
     let server = TestServer::start_with(|c| {
@@ -81,6 +106,14 @@ async fn self_signed_https_h2_hsts_and_the_http_redirect() {
     assert_eq!(resp.version(), reqwest::Version::HTTP_2);
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["strict-transport-security"], HSTS);
+
+    // h2 does not offer RFC 8441 (WebSocket over h2 streams): browsers then open their
+    // WebSockets over HTTP/1.1, which every WebSocket route handles.
+    let settings = h2_server_settings(server.http).await;
+    assert!(
+        !settings.contains(&(ENABLE_CONNECT_PROTOCOL, 1)),
+        "server offers extended CONNECT: {settings:?}"
+    );
 
     // A client that never says hello holds a handshake slot, not the listener.
     let silent = TcpStream::connect(server.http).await.unwrap();
@@ -243,4 +276,45 @@ async fn a_replaced_certificate_reaches_new_connections_without_a_restart() {
     assert!(!server.is_finished(), "the server restarted or stopped");
     drop((open, fresh));
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_handlers_get_the_peer_address_and_shutdown_closes_idle_connections() {
+    use axum::extract::ConnectInfo;
+    use onair_server::tls::{CertFiles, Tls, TlsListener};
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, _) = write_cert(certs.path(), "peer");
+    let tls = Tls::load(CertFiles { cert, key }).unwrap();
+    let shutdown = onair_server::shutdown::Shutdown::new();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = TlsListener::new(tcp, tls.https.clone(), shutdown.clone(), "https").unwrap();
+    let router = axum::Router::new().route(
+        "/peer",
+        axum::routing::get(
+            |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>| async move { peer.to_string() },
+        ),
+    );
+    let server = tokio::spawn(onair_server::http::https::serve(
+        listener,
+        router,
+        shutdown.clone(),
+    ));
+    let mut conn = connect(addr, &[b"http/1.1"]).await.unwrap();
+    let me = conn.get_ref().0.local_addr().unwrap();
+    let r = get(&mut conn, "/peer").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(String::from_utf8(r.body).unwrap(), me.to_string());
+    // The kept-alive connection is idle: the shutdown closes it and `serve` returns.
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("https::serve did not return after the shutdown")
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "connection still open: {n:?}"
+    );
 }

@@ -1,6 +1,8 @@
 //! The HTTP/WebSocket front: `app(state)` builds the one router every HTTP feature hangs on.
-//! [`redirect`] is the separate plain-HTTP app of `--http-redirect`.
+//! [`https`] serves it over TLS; [`redirect`] is the separate plain-HTTP app of
+//! `--http-redirect`.
 
+pub mod https;
 pub mod redirect;
 
 use std::sync::Arc;
