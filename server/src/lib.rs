@@ -9,7 +9,12 @@
 //! - [`hub`]: streams, GOP cache, fan-out, republish grace, the slow-viewer policy.
 //! - [`live`]: `/live/ROOM.flv` — HTTP-FLV and WS-FLV push and play.
 //! - [`hls`]: `/hls/live/ROOM/…` — a packager per stream: CMAF LL-HLS and MPEG-TS HLS.
-//! - [`rtmp`]: RTMP publish and play on `--rtmp`.
+//! - [`rtmp`]: RTMP publish and play on `--rtmp`, and RTMPS on `--rtmps`.
+//! - [`tls`]: HTTPS/WSS and RTMPS: the certificate (reloaded when its files change, or
+//!   self-signed for LAN testing) and [`tls::TlsListener`], which hands out finished
+//!   handshakes. With TLS on, the HTTP port speaks HTTPS only ([`http::https`]: h2 and
+//!   HTTP/1.1, WebSockets over HTTP/1.1); `--http-redirect` serves a plain port that
+//!   redirects to it ([`http::redirect`]).
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
 //! - [`record`]: FLV and MP4 (`moov` first) recordings, `/api/recordings`, `/vod/…`.
 //! - [`rooms`]: rooms in SQLite (hashed stream keys, owners, visibility), `/api/rooms`,
@@ -20,7 +25,7 @@
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
 //! - [`shutdown`]: the one shutdown signal every task hears, and the tracker of what the
 //!   drain waits for (recordings, playlists, publishers, viewers, connections).
-//! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
+//! - [`run`]: binds nothing itself; serves the [`Listeners`] it is given until `shutdown` resolves,
 //!   so tests bind port 0 and drive real sockets. Then it stops accepting, ends every stream,
 //!   and waits at most `drain_timeout` for the tracked work; at start-up it recovers the
 //!   recordings a crash left behind ([`record::recover`]).
@@ -44,9 +49,12 @@ pub mod rooms;
 pub mod rtmp;
 pub mod secret;
 pub mod shutdown;
+pub mod tls;
 pub mod utc;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub use config::Config;
@@ -118,9 +126,17 @@ impl AppState {
 
 /// Listeners the server runs on; bound by the caller (port 0 in tests).
 pub struct Listeners {
+    /// HTTP and WebSocket; HTTPS and WSS only when TLS is configured.
     pub http: TcpListener,
     pub rtmp: TcpListener,
+    /// RTMPS (`--rtmps`); needs TLS.
+    pub rtmps: Option<TcpListener>,
+    /// Plain HTTP that redirects to HTTPS (`--http-redirect`); needs TLS.
+    pub http_redirect: Option<TcpListener>,
 }
+
+/// Listener tasks `run` watches: a name for the log, and the task.
+type ListenerTask = (&'static str, tokio::task::JoinHandle<anyhow::Result<()>>);
 
 /// Serves until `shutdown` resolves, then shuts down without losing anything: stops
 /// accepting, ends every stream (viewers get the end, playlists `EXT-X-ENDLIST`, recordings
@@ -138,42 +154,93 @@ pub async fn run(
         )
     })?;
     rooms::preflight(&config.data)?;
+    let tls = tls::Tls::from_config(&config)?;
+    if tls.is_none() && (listeners.rtmps.is_some() || listeners.http_redirect.is_some()) {
+        anyhow::bail!(
+            "RTMPS and the HTTPS redirect need TLS (--tls-cert/--tls-key or --tls-self-signed)"
+        );
+    }
     let drain_timeout = config.drain_timeout;
     let state = AppState::new(config);
     let stop = state.shutdown.clone();
     announce_first_admin_link(&state);
     // Nothing records yet, so every recording without its MP4 is a crash's leftover.
     record::recover::start(&state.config.data, &state.config.record, &stop);
+    if let Some(tls) = &tls {
+        tls.watch(&stop);
+    }
 
+    let mut tasks: Vec<ListenerTask> = Vec::new();
     let rtmp_name = format!("rtmp {}", listeners.rtmp.local_addr()?);
     let rtmp_tracked = stop.track("listener", rtmp_name);
-    let mut rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), rtmp_tracked));
-    let router = http::app(state.clone());
-    use axum::serve::ListenerExt;
+    tasks.push((
+        "RTMP",
+        tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), rtmp_tracked)),
+    ));
+    if let (Some(tcp), Some(tls)) = (listeners.rtmps, &tls) {
+        let tracked = stop.track("listener", format!("rtmps {}", tcp.local_addr()?));
+        let listener = tls::TlsListener::new(tcp, tls.rtmps.clone(), stop.clone(), "rtmps")?;
+        tasks.push((
+            "RTMPS",
+            tokio::spawn(rtmp::serve_tls(listener, state.clone(), tracked)),
+        ));
+    }
+    let http_addr = listeners.http.local_addr()?;
+    if let Some(tcp) = listeners.http_redirect {
+        let tracked = stop.track("listener", format!("http redirect {}", tcp.local_addr()?));
+        let server = axum::serve(tcp, http::redirect::app(http_addr.port()))
+            .with_graceful_shutdown(stop.triggered_owned());
+        tasks.push((
+            "HTTP redirect",
+            tokio::spawn(async move {
+                let _tracked = tracked;
+                Ok(server.await?)
+            }),
+        ));
+    }
     let http_tracked = stop.track(
         "listener",
-        format!("http {} (open requests)", listeners.http.local_addr()?),
+        format!(
+            "{} {http_addr} (open requests)",
+            if tls.is_some() { "https" } else { "http" }
+        ),
     );
-    let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
-    let server = axum::serve(
-        http,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop.triggered_owned());
-    let mut http_task = tokio::spawn(async move {
-        let _tracked = http_tracked;
-        server.await
-    });
+    // Handlers may take `ConnectInfo<SocketAddr>` (the peer), in both modes.
+    let router = http::app(state.clone());
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
+        None => {
+            use axum::serve::ListenerExt;
+            let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
+            let router = router.into_make_service_with_connect_info::<SocketAddr>();
+            Box::pin(
+                axum::serve(http, router)
+                    .with_graceful_shutdown(stop.triggered_owned())
+                    .into_future(),
+            )
+        }
+        Some(tls) => {
+            let https =
+                tls::TlsListener::new(listeners.http, tls.https.clone(), stop.clone(), "https")?;
+            let stop = stop.clone();
+            Box::pin(async move {
+                http::https::serve(https, router, stop).await;
+                Ok(())
+            })
+        }
+    };
+    tasks.push((
+        "HTTP",
+        tokio::spawn(async move {
+            let _tracked = http_tracked;
+            Ok(server.await?)
+        }),
+    ));
 
     tokio::select! {
         _ = shutdown => {}
-        r = &mut http_task => {
+        (r, i, _) = futures_util::future::select_all(tasks.iter_mut().map(|(_, t)| t)) => {
             r??;
-            anyhow::bail!("the HTTP server stopped by itself");
-        }
-        r = &mut rtmp_task => {
-            r??;
-            anyhow::bail!("the RTMP server stopped by itself");
+            anyhow::bail!("the {} server stopped by itself", tasks[i].0);
         }
     }
     stop.trigger();
@@ -188,11 +255,10 @@ pub async fn run(
         Err(abandoned) => tracing::warn!("{abandoned}; exiting anyway"),
     }
     // Report a listener that failed while draining; one still running is abandoned.
-    if http_task.is_finished() {
-        http_task.await??;
-    }
-    if rtmp_task.is_finished() {
-        rtmp_task.await??;
+    for (_, task) in tasks {
+        if task.is_finished() {
+            task.await??;
+        }
     }
     Ok(())
 }

@@ -16,6 +16,10 @@ use support::media::{make_clip, push, wait_child};
 use support::rooms::close_code;
 use tokio_tungstenite::tungstenite::Message;
 
+async fn status_of(req: reqwest::RequestBuilder) -> u16 {
+    req.send().await.unwrap().status().as_u16()
+}
+
 fn assert_error(status: u16, body: &Value, want: u16, code: &str) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -259,30 +263,10 @@ async fn sign_in_limits_bad_bodies_and_forged_cookies() {
 
     // Sign out ends the session.
     let dave = server.sign_in("dave").await;
-    assert_eq!(
-        dave.get(server.url("/api/session"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        dave.delete(server.url("/api/session"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        dave.get(server.url("/api/session"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    let session = server.url("/api/session");
+    assert_eq!(status_of(dave.get(&session)).await, 200);
+    assert_eq!(status_of(dave.delete(&session)).await, 204);
+    assert_eq!(status_of(dave.get(&session)).await, 401);
 
     // Admin-only: users and statistics; a streamer gets 403, the bearer token 200.
     let streamer = server.sign_in("dave").await;

@@ -78,6 +78,9 @@ async fn private_room_media_needs_a_valid_token() {
     // No token: 401 and a JSON error for every media URL and the chat.
     let media = [
         format!("/live/{id}.flv"),
+        // A key in a viewer's URL is not a way around the token.
+        format!("/live/{id}.flv?key=anything"),
+        format!("/hls/live/{id}/index.m3u8?key=anything"),
         format!("/hls/live/{id}/index.m3u8"),
         format!("/hls/live/{id}/ts/index.m3u8"),
         format!("/hls/live/{id}/init.mp4"),

@@ -65,6 +65,33 @@ async fn pages_carry_a_csp_that_allows_only_their_own_loader() {
         "the embed page may be framed"
     );
 
+    // The chat WebSocket refuses pages of other sites.
+    let created = server.create_room("chat").await;
+    let chat = server.ws_url(&format!(
+        "/api/rooms/{}/chat",
+        created["id"].as_str().unwrap()
+    ));
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        chat.as_str(),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("cross-site chat was not refused: {other:?}"),
+    }
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        chat.as_str(),
+    )
+    .unwrap();
+    let own = format!("http://{}", server.http);
+    req.headers_mut().insert("origin", own.parse().unwrap());
+    assert!(
+        tokio_tungstenite::connect_async(req).await.is_ok(),
+        "same-site chat"
+    );
+
     for path in ["/api/rooms", "/healthz", "/api/nothing"] {
         let res = reqwest::get(server.url(path)).await.unwrap();
         assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");

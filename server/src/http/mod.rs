@@ -3,9 +3,13 @@
 //! - [`guard`]: cross-site and content-type checks, and headers on every response.
 //! - [`site`]: how the client reached us (scheme, host, IP; trusted proxies).
 //! - [`body`]: the API's JSON body reader (size-limited, JSON errors).
+//! - [`https`] serves the router over TLS; [`redirect`] is the separate plain-HTTP app of
+//!   `--http-redirect`.
 
 pub mod body;
 pub mod guard;
+pub mod https;
+pub mod redirect;
 pub mod site;
 
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use crate::error::ApiError;
 
 /// Builds the router: health, API, media routes, and the client app as the fallback.
 pub fn app(state: Arc<AppState>) -> Router {
+    let tls = state.config.tls.enabled();
     let api = Router::new()
         .merge(crate::rooms::routes())
         .merge(crate::accounts::api::routes())
@@ -36,7 +41,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             state.clone(),
             crate::rooms::access::media_guard,
         ));
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/streams", get(streams))
@@ -47,7 +52,26 @@ pub fn app(state: Arc<AppState>) -> Router {
             state.clone(),
             guard::guard,
         ))
-        .with_state(state)
+        .with_state(state);
+    hsts(router, tls)
+}
+
+/// Under TLS every response carries `Strict-Transport-Security`, so a browser that has
+/// been here once never tries plain HTTP again (for a year). Not on plain HTTP: browsers
+/// ignore it there, and a server without TLS must not promise it.
+fn hsts(router: Router, tls: bool) -> Router {
+    if !tls {
+        return router;
+    }
+    router.layer(axum::middleware::map_response(
+        |mut response: Response| async move {
+            response.headers_mut().insert(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static("max-age=31536000"),
+            );
+            response
+        },
+    ))
 }
 
 /// Operational data is for admins unless `metrics_public` says otherwise.

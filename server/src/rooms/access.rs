@@ -76,8 +76,9 @@ pub async fn media_guard(State(state): State<Arc<AppState>>, req: Request, next:
         return next.run(req).await;
     };
     let query = req.uri().query();
-    // A publisher (`?key=`) is checked by the publish authorization, not here.
-    if query_param(query, "key").is_some() {
+    // A publisher (`/live/ROOM.flv?key=` by POST or WebSocket) is checked by the publish
+    // authorization, not here. A plain GET with a `key` is still a viewer.
+    if !is_hls && publishes(&req) && query_param(query, "key").is_some() {
         return next.run(req).await;
     }
     let token = query_param(query, "token").map(str::to_string);
@@ -94,6 +95,19 @@ pub async fn media_guard(State(state): State<Arc<AppState>>, req: Request, next:
         Some(token) if is_hls && is_playlist(res.headers()) => with_token(res, &token).await,
         _ => res,
     }
+}
+
+/// POST/PUT (HTTP-FLV push) or a WebSocket upgrade (WS-FLV push when it has a key).
+fn publishes(req: &Request) -> bool {
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    upgrade
+        || matches!(
+            *req.method(),
+            axum::http::Method::POST | axum::http::Method::PUT
+        )
 }
 
 fn is_playlist(headers: &HeaderMap) -> bool {

@@ -87,7 +87,7 @@ impl Endpoints {
             https: site.https,
             host: site.host.clone(),
             rtmp_port: state.config.rtmp.port(),
-            rtmps_port: None,
+            rtmps_port: state.config.rtmps.map(|a| a.port()),
         }
     }
 }

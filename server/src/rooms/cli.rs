@@ -17,7 +17,7 @@ fn endpoints(host: &Option<String>, config: &Config) -> Endpoints {
             .clone()
             .unwrap_or_else(|| format!("localhost:{}", config.http.port())),
         rtmp_port: config.rtmp.port(),
-        rtmps_port: None,
+        rtmps_port: config.rtmps.map(|a| a.port()),
     }
 }
 

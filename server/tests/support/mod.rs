@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod container;
 pub mod media;
 pub mod rooms;
+pub mod tls;
 
 /// Every test server accepts this as an admin's bearer token.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -23,7 +24,16 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct TestServer {
     pub http: SocketAddr,
     pub rtmp: SocketAddr,
+    /// Bound when the tweaked config asks for RTMPS (any address: the harness binds
+    /// 127.0.0.1:0 instead and writes the real one back).
+    pub rtmps: Option<SocketAddr>,
+    /// Likewise for `http_redirect`.
+    pub http_redirect: Option<SocketAddr>,
     pub data: PathBuf,
+    /// Whether the HTTP port speaks HTTPS: `url` and the helpers follow it.
+    pub tls: bool,
+    /// An HTTP client for this server; under TLS it accepts the server's certificate.
+    pub client: reqwest::Client,
     /// The temporary data directory, when the test did not bring its own.
     _temp: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -64,9 +74,18 @@ impl TestServer {
         };
         let mut config = config;
         tweak(&mut config);
+        let rtmps = bind_if_asked(&mut config.rtmps).await;
+        let http_redirect = bind_if_asked(&mut config.http_redirect).await;
+        let (rtmps_addr, redirect_addr) = (config.rtmps, config.http_redirect);
+        let tls = config.tls.enabled();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(onair_server::run(
-            Listeners { http, rtmp },
+            Listeners {
+                http,
+                rtmp,
+                rtmps,
+                http_redirect,
+            },
             config,
             async move {
                 let _ = rx.await;
@@ -75,7 +94,14 @@ impl TestServer {
         Self {
             http: http_addr,
             rtmp: rtmp_addr,
+            rtmps: rtmps_addr,
+            http_redirect: redirect_addr,
             data: data.to_path_buf(),
+            tls,
+            client: reqwest::Client::builder()
+                .danger_accept_invalid_certs(tls)
+                .build()
+                .expect("reqwest client"),
             _temp: None,
             stop: Some(tx),
             task: Some(task),
@@ -83,12 +109,24 @@ impl TestServer {
         }
     }
 
+    /// `rtmps://127.0.0.1:PORT/path`; panics unless the config asked for RTMPS.
+    pub fn rtmps_url(&self, path: &str) -> String {
+        format!(
+            "rtmps://{}{}",
+            self.rtmps.expect("started without rtmps"),
+            path
+        )
+    }
+
+    /// `http://` (or `https://` under TLS) `127.0.0.1:PORT/path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.http, path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.http, path)
     }
 
     pub fn ws_url(&self, path: &str) -> String {
-        format!("ws://{}{}", self.http, path)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.http, path)
     }
 
     pub fn rtmp_url(&self, path: &str) -> String {
@@ -97,7 +135,7 @@ impl TestServer {
 
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
-        reqwest::Client::new()
+        self.client
             .get(self.url("/metrics"))
             .bearer_auth(ADMIN_TOKEN)
             .send()
@@ -110,7 +148,7 @@ impl TestServer {
 
     /// `/api/streams` as JSON.
     pub async fn streams(&self) -> serde_json::Value {
-        reqwest::Client::new()
+        self.client
             .get(self.url("/api/streams"))
             .bearer_auth(ADMIN_TOKEN)
             .send()
@@ -141,6 +179,11 @@ impl TestServer {
         );
     }
 
+    /// Whether the server task has ended (it should not, before `stop`).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
     /// Stops the server and waits for it: graceful shutdown must finish, and cleanly.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
@@ -154,4 +197,13 @@ impl TestServer {
                 .expect("server returned an error");
         }
     }
+}
+
+/// An optional listener the config asks for: bound on a loopback port chosen by the OS,
+/// with the address it got written back into the config.
+async fn bind_if_asked(addr: &mut Option<SocketAddr>) -> Option<TcpListener> {
+    addr.as_ref()?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    *addr = Some(listener.local_addr().unwrap());
+    Some(listener)
 }
