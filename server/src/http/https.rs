@@ -22,6 +22,22 @@ use tokio::sync::watch;
 use crate::shutdown::Shutdown;
 use crate::tls::TlsListener;
 
+/// HTTP/2 requests carry the host in `:authority` (the URI), not in a `Host` header; the
+/// router reads `Host` (URLs the API returns, the `Origin` check of state-changing calls),
+/// so it is filled in from the URI when missing, as an HTTP/1.1 client would have sent it.
+fn host_from_authority<B>(req: &mut hyper::Request<B>) {
+    if req.headers().contains_key(hyper::header::HOST) {
+        return;
+    }
+    let host = req
+        .uri()
+        .authority()
+        .and_then(|a| hyper::header::HeaderValue::from_str(a.as_str()).ok());
+    if let Some(host) = host {
+        req.headers_mut().insert(hyper::header::HOST, host);
+    }
+}
+
 /// Serves `router` on `listener` until the shutdown, then lets every open connection
 /// finish its requests (h2 GOAWAY, HTTP/1.1 close after the response) and returns when
 /// all have closed.
@@ -40,6 +56,7 @@ pub async fn serve(mut listener: TlsListener, router: Router, shutdown: Arc<Shut
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                host_from_authority(&mut req);
                 // A Router is always ready, so `call` without `poll_ready` is fine.
                 tower_service::Service::call(&mut router.clone(), req)
             });
@@ -67,4 +84,27 @@ pub async fn serve(mut listener: TlsListener, router: Router, shutdown: Arc<Shut
     drop(listener);
     drop(open);
     all_closed.closed().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h2_authority_becomes_the_host_header() {
+        let mut req = hyper::Request::builder()
+            .uri("https://onair.test:8443/api/session")
+            .body(())
+            .unwrap();
+        host_from_authority(&mut req);
+        assert_eq!(req.headers()[hyper::header::HOST], "onair.test:8443");
+        // An HTTP/1.1 Host header is left alone.
+        let mut req = hyper::Request::builder()
+            .uri("/x")
+            .header(hyper::header::HOST, "a.example")
+            .body(())
+            .unwrap();
+        host_from_authority(&mut req);
+        assert_eq!(req.headers()[hyper::header::HOST], "a.example");
+    }
 }
