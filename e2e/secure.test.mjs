@@ -69,12 +69,16 @@ function push(room, seconds = 60) {
   return child;
 }
 
-/** Waits until the page's player has played `seconds` of video. */
+/** Waits until the page's player has played `seconds` of video (its media clock starts at
+ * the stream's time, not 0: the advance is what counts). */
 async function played(page, seconds, ms = 20000) {
-  await page.waitForFunction((s) => {
+  const start = await page.waitForFunction(() => {
     const v = document.querySelector('video');
-    return v && v.currentTime > s && v.videoWidth > 0;
-  }, seconds, { timeout: ms });
+    return v && v.videoWidth > 0 && !v.paused && v.currentTime;
+  }, null, { timeout: ms });
+  const t0 = await start.jsonValue();
+  await page.waitForFunction(([t, s]) => document.querySelector('video').currentTime > t + s,
+    [t0, seconds], { timeout: ms });
 }
 
 test('HTTPS on onair.test: sign in, create a room, go live; a viewer plays it over WSS', async () => {
@@ -116,8 +120,7 @@ test('HTTPS on onair.test: sign in, create a room, go live; a viewer plays it ov
   viewer.on('websocket', (ws) => viewerSockets.push(ws.url()));
   await viewer.goto(`${origin}/watch/${room}`);
   await played(viewer, 2);
-  const stats = await viewer.evaluate(() => window.onairStats);
-  assert.equal(stats.protocol, 'ws-flv');
+  await viewer.waitForFunction(() => window.onairStats?.protocol === 'ws-flv', null, { timeout: 5000 });
   assert.ok(viewerSockets.some((u) => u === `wss://${NAME}:${tls.port}/live/${room}.flv`), viewerSockets.join(' '));
   assert.ok(viewerSockets.some((u) => u.startsWith(`wss://${NAME}:${tls.port}/api/rooms/${room}/chat`)), viewerSockets.join(' '));
   assert.deepEqual(errors, []);
