@@ -2,19 +2,13 @@
 // update everyone's total and float hearts, and the lobby lists the room.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, BASE } from './helpers.mjs';
+import { launch, openPage, openSignedIn, createUser, createRoom, BASE } from './helpers.mjs';
 
 let browser;
 let room;
 before(async () => {
   browser = await launch();
-  const res = await fetch(BASE + '/api/rooms', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title: 'Chat test room' }),
-  });
-  assert.equal(res.status, 201);
-  room = await res.json();
+  room = await createRoom('Chat test room');
 });
 after(async () => { await browser?.close(); });
 
@@ -109,12 +103,15 @@ test('an unknown room says so without opening a chat', async () => {
   await page.getByRole('heading', { name: 'Room no-such-room' }).waitFor({ timeout: 15000 });
   await page.getByText('There is no open room with this name').waitFor();
   assert.equal(await page.getByLabel('Comment', { exact: true }).count(), 0);
-  assert.deepEqual(errors, []);
+  // Only the lookup's own 404 (GET /api/rooms/no-such-room: unlisted rooms are not in the
+  // list), which the browser logs itself.
+  assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
+  assert.ok(errors.length <= 1, errors.join('\n'));
   await page.close();
 });
 
 test('the studio creates a room, shows its key once with the OBS settings, and its chat', async () => {
-  const { page, errors } = await openPage(browser, '/push.html');
+  const { page, errors } = await openSignedIn(browser, '/push.html', await createUser('streamer'));
   await page.getByRole('heading', { name: 'Studio' }).waitFor({ timeout: 15000 });
   await page.getByLabel('Room title').fill('Studio test room');
   await page.getByRole('button', { name: 'Create room' }).click();
@@ -129,12 +126,7 @@ test('the studio creates a room, shows its key once with the OBS settings, and i
 });
 
 test('closing a room tells its viewers, and the chat stops', async () => {
-  const res = await fetch(BASE + '/api/rooms', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title: 'Closing soon' }),
-  });
-  const closing = await res.json();
+  const closing = await createRoom('Closing soon');
   const { page, errors } = await openPage(browser, `/watch/${closing.id}`);
   await page.getByTestId('viewers').getByText('1 watching').waitFor({ timeout: 15000 });
   const del = await fetch(`${BASE}/api/rooms/${closing.id}`, {

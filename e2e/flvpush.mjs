@@ -66,8 +66,8 @@ export function onFi(wallclock) {
  * Pushes `tags` to `base`/live/`room`.flv in real time, looping `loops` times (timestamps
  * continue across loops). Returns {done: Promise, stop()}.
  */
-export function pushFlv(base, room, tags, { loops = 1, stamp = true } = {}) {
-  const url = new URL(`/live/${room}.flv?key=test`, base);
+export function pushFlv(base, room, tags, { loops = 1, stamp = true, key = 'test' } = {}) {
+  const url = new URL(`/live/${room}.flv?key=${encodeURIComponent(key)}`, base);
   const req = http.request(url, { method: 'POST', headers: { 'content-type': 'video/x-flv' } });
   req.on('error', () => {});
   let stopped = false;

@@ -2,7 +2,7 @@
 // fake camera, WebCodecs) stamps each frame's capture time into the stream (`onFI`), the
 // player (/watch/ROOM) reports capture-to-display latency in window.onairStats.g2gMs.
 // Used by g2g.test.mjs (short) and `cargo xtask bench g2g` (node g2g.mjs --seconds 300).
-import { launch, openPage } from './helpers.mjs';
+import { launch, openPage, createRoom } from './helpers.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,10 +16,13 @@ export function percentile(values, p) {
  * Runs the studio and a player for `seconds`, sampling every 250 ms after `warmup` seconds.
  * Returns {samples, p50, p95, windows: [{from, to, p50, p95, n}], dropped, total, studio}.
  */
-export async function measure({ seconds = 60, warmup = 5, window = 60, room = `g2g${Date.now() % 100000}`, preset = '720p30' } = {}) {
+export async function measure({ seconds = 60, warmup = 5, window = 60, preset = '720p30' } = {}) {
   const browser = await launch(['--use-fake-device-for-media-stream=fps=30']);
   try {
-    const studio = await openPage(browser, `/push.html?room=${room}&key=g2g&preset=${preset}`);
+    // A room of a streamer made with the admin token; the studio pushes to it with its key.
+    const created = await createRoom(`g2g ${Date.now() % 100000}`);
+    const room = created.id;
+    const studio = await openPage(browser, `/push.html?room=${room}&key=${encodeURIComponent(created.stream_key)}&preset=${preset}`);
     await studio.page.getByRole('button', { name: 'Go live', exact: true }).click();
     await studio.page.waitForFunction(() => window.onairStudio?.state === 'live' && window.onairStudio.framesEncoded > 10, null, { timeout: 20000 });
     const player = await openPage(browser, `/watch/${room}?stats=1`);

@@ -1,16 +1,15 @@
 // The MSE player (/watch/ROOM): FLV demuxed and remuxed to fMP4 in wasm, fed to MSE.
-// ffmpeg pushes over RTMP (the e2e server runs with --open-publish); the page is read
-// through the video element and window.onairStats.
+// Each test makes a room (as a streamer, through the API) and ffmpeg pushes to it over RTMP
+// with its key; the page is read through the video element and window.onairStats.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, openPage, BASE } from './helpers.mjs';
+import { launch, openPage, BASE, RTMP, createRoom, waitLive, stream } from './helpers.mjs';
 import { readFlv, pushFlv } from './flvpush.mjs';
 
-const RTMP = process.env.ONAIR_RTMP ?? 'rtmp://127.0.0.1:1935';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let browser;
@@ -21,7 +20,7 @@ after(async () => {
   await browser?.close();
 });
 
-/** ffmpeg pushing a synthetic H.264 + AAC stream in real time. */
+/** ffmpeg pushing a synthetic H.264 + AAC stream in real time to `room` (a create answer). */
 function push(room, { size = '640x360', seconds = 60 } = {}) {
   const child = spawn('ffmpeg', [
     '-hide_banner', '-v', 'error', '-re',
@@ -29,20 +28,10 @@ function push(room, { size = '640x360', seconds = 60 } = {}) {
     '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60',
     '-pix_fmt', 'yuv420p', '-b:v', '1M', '-c:a', 'aac', '-b:a', '64k',
-    '-f', 'flv', `${RTMP}/live/${room}?key=k`,
+    '-f', 'flv', `${RTMP}/live/${room.id}?key=${encodeURIComponent(room.stream_key)}`,
   ], { stdio: 'ignore' });
   children.push(child);
   return child;
-}
-
-async function waitLive(room, ms = 10000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const streams = await (await fetch(BASE + '/api/streams')).json();
-    if (streams.some((s) => s.key === `live/${room}` && s.live && s.video)) return;
-    await sleep(100);
-  }
-  throw new Error(`live/${room} did not go live`);
 }
 
 const stats = (page) => page.evaluate(() => window.onairStats ?? null);
@@ -65,10 +54,10 @@ async function until(page, what, f, ms) {
 }
 
 test('plays an ffmpeg RTMP push: 12 s in, ≥ 7 s played, ≥ 180 frames, < 2 % dropped', async () => {
-  const room = 'playerbasic';
+  const room = await createRoom('playerbasic');
   push(room, { seconds: 40 });
-  await waitLive(room);
-  const { page, errors } = await openPage(browser, `/watch/${room}?stats=1`);
+  await waitLive(room.id);
+  const { page, errors } = await openPage(browser, `/watch/${room.id}?stats=1`);
   const opened = Date.now();
   await page.getByRole('region', { name: 'Video' }).waitFor();
   await sleep(12000 - (Date.now() - opened));
@@ -88,10 +77,10 @@ test('plays an ffmpeg RTMP push: 12 s in, ≥ 7 s played, ≥ 180 frames, < 2 % 
 });
 
 test('publisher killed and restarted: reconnecting, then playing again without a reload', async () => {
-  const room = 'playerrestart';
+  const room = await createRoom('playerrestart');
   let ffmpeg = push(room);
-  await waitLive(room);
-  const { page, errors } = await openPage(browser, `/watch/${room}`);
+  await waitLive(room.id);
+  const { page, errors } = await openPage(browser, `/watch/${room.id}`);
   await until(page, 'playing', async (p) => (await video(p)).t > 2, 15000);
   const marker = await page.evaluate(() => { window.__sameDocument = true; return true; });
   assert.ok(marker);
@@ -117,10 +106,10 @@ test('publisher killed and restarted: reconnecting, then playing again without a
 });
 
 test('a resolution change mid-stream plays through', async () => {
-  const room = 'playerresize';
+  const room = await createRoom('playerresize');
   let ffmpeg = push(room, { size: '640x360' });
-  await waitLive(room);
-  const { page, errors } = await openPage(browser, `/watch/${room}`);
+  await waitLive(room.id);
+  const { page, errors } = await openPage(browser, `/watch/${room.id}`);
   await until(page, 'playing 640x360', async (p) => { const v = await video(p); return v.w === 640 && v.t > 2; }, 15000);
   const first = await video(page);
   // The encoder restarts at another size (as OBS does): same stream, new sequence header.
@@ -144,11 +133,11 @@ test('HTTP-FLV transport, offline start, audio-only and glass-to-glass stamps', 
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
     '-b:v', '1M', '-f', 'flv', clip,
   ]);
-  const room = 'playerhttp';
+  const room = await createRoom('playerhttp');
   // Opened before the stream exists: offline, then it starts by itself.
-  const { page, errors } = await openPage(browser, `/watch/${room}?protocol=http-flv`);
+  const { page, errors } = await openPage(browser, `/watch/${room.id}?protocol=http-flv`);
   await page.getByText('Offline: the stream starts here when it goes live').waitFor({ timeout: 10000 });
-  const pusher = pushFlv(BASE, room, readFlv(clip), { loops: 3 });
+  const pusher = pushFlv(BASE, room.id, readFlv(clip), { loops: 3, key: room.stream_key });
   await until(page, 'video-only HTTP-FLV playback', async (p) => (await video(p)).t > 3, 20000);
   const s = await until(page, 'a glass-to-glass figure', async (p) => { const s = await stats(p); return s.g2gMs != null && s; }, 10000);
   assert.equal(s.protocol, 'http-flv');
@@ -156,15 +145,15 @@ test('HTTP-FLV transport, offline start, audio-only and glass-to-glass stamps', 
   assert.ok(s.g2gMs > 0 && s.g2gMs < 3000, `glass-to-glass ${s.g2gMs} ms`);
   pusher.stop();
 
-  const audioRoom = 'playeraudio';
+  const audioRoom = await createRoom('playeraudio');
   const audio = spawn('ffmpeg', [
     '-hide_banner', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100:duration=30',
-    '-c:a', 'aac', '-f', 'flv', `${RTMP}/live/${audioRoom}?key=k`,
+    '-c:a', 'aac', '-f', 'flv', `${RTMP}/live/${audioRoom.id}?key=${encodeURIComponent(audioRoom.stream_key)}`,
   ], { stdio: 'ignore' });
   children.push(audio);
   const deadline = Date.now() + 10000;
-  while (Date.now() < deadline && !(await (await fetch(BASE + '/api/streams')).json()).some((x) => x.key === `live/${audioRoom}` && x.audio)) await sleep(100);
-  await page.goto(`${BASE}/watch/${audioRoom}`);
+  while (Date.now() < deadline && !(await stream(audioRoom.id))?.audio) await sleep(100);
+  await page.goto(`${BASE}/watch/${audioRoom.id}`);
   await until(page, 'audio-only playback', async (p) => (await video(p)).t > 3, 20000);
   assert.ok((await stats(page)).codecs.startsWith('audio/mp4'));
   assert.deepEqual(errors, []);
@@ -172,12 +161,12 @@ test('HTTP-FLV transport, offline start, audio-only and glass-to-glass stamps', 
 });
 
 test('HLS mode: the CMAF LL-HLS parts through MSE, and the automatic choice', async () => {
-  const room = 'playerhls';
+  const room = await createRoom('playerhls');
   push(room, { seconds: 60 });
-  await waitLive(room);
+  await waitLive(room.id);
   // The HLS window needs a first part before the playlist has anything to start from.
   await sleep(1500);
-  const { page, errors } = await openPage(browser, `/watch/${room}?protocol=hls-mse`);
+  const { page, errors } = await openPage(browser, `/watch/${room.id}?protocol=hls-mse`);
   await until(page, 'HLS (MSE) playback', async (p) => (await video(p)).t > 0.5, 20000);
   const t0 = (await video(page)).t;
   await sleep(5000);
@@ -187,7 +176,7 @@ test('HLS mode: the CMAF LL-HLS parts through MSE, and the automatic choice', as
   assert.equal(s.state, 'playing');
   assert.ok(v.t - t0 >= 4, `played ${v.t - t0} s in 5 s`);
   assert.ok(s.latency < 4, `latency ${s.latency}`);
-  await page.goto(`${BASE}/watch/${room}?protocol=hls`);
+  await page.goto(`${BASE}/watch/${room.id}?protocol=hls`);
   await until(page, 'HLS playback (native or MSE)', async (p) => (await video(p)).t > 2, 20000);
   assert.match((await stats(page)).protocol, /^hls/);
   assert.deepEqual(errors, []);

@@ -32,6 +32,15 @@ pub struct ChatArgs {
     /// Use this room instead of creating one with `POST /api/rooms`
     #[arg(long, value_name = "ID")]
     room: Option<String>,
+    /// The server's admin token (its `ONAIR_ADMIN_TOKEN`): the bench makes a streamer with
+    /// it to create its room
+    #[arg(
+        long,
+        env = "ONAIR_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
     /// Members in the room
     #[arg(long, default_value_t = 2000)]
     members: usize,
@@ -72,14 +81,19 @@ pub struct ChatArgs {
     allow_remote: bool,
 }
 
-/// `POST /api/rooms {"title": …}` → the new room's id.
-fn create_room(addr: SocketAddr, authority: &str) -> anyhow::Result<String> {
-    let body = r#"{"title":"onair-bench chat"}"#;
+/// One `Connection: close` HTTP/1.1 request → (status line, headers, body).
+fn http(
+    addr: SocketAddr,
+    authority: &str,
+    request: &str,
+    headers: &str,
+    body: &str,
+) -> anyhow::Result<(String, String, String)> {
     let mut s = TcpStream::connect(addr).map_err(crate::connect_error)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
-        "POST /api/rooms HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+        "{request} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n{headers}\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
@@ -87,22 +101,65 @@ fn create_room(addr: SocketAddr, authority: &str) -> anyhow::Result<String> {
     s.read_to_string(&mut response)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("POST /api/rooms: no HTTP response"))?;
-    let status = head.lines().next().unwrap_or_default();
-    if !status.contains(" 201") {
-        bail!("POST /api/rooms: {status}: {}", body.trim());
-    }
-    // The body may be chunked; the JSON object is between the first '{' and the last '}'.
+        .ok_or_else(|| anyhow!("{request}: no HTTP response"))?;
+    let (status, head) = head.split_once("\r\n").unwrap_or((head, ""));
+    Ok((status.to_string(), head.to_string(), body.to_string()))
+}
+
+/// The JSON object of a response body (which may be chunked).
+fn json_of(what: &str, body: &str) -> anyhow::Result<serde_json::Value> {
     let json = body
         .find('{')
         .zip(body.rfind('}'))
         .and_then(|(a, b)| body.get(a..=b))
-        .ok_or_else(|| anyhow!("POST /api/rooms: no JSON in {body:?}"))?;
-    let v: serde_json::Value = serde_json::from_str(json).context("POST /api/rooms")?;
+        .ok_or_else(|| anyhow!("{what}: no JSON in {body:?}"))?;
+    serde_json::from_str(json).with_context(|| what.to_string())
+}
+
+/// A streamer's session cookie: the user `bench-chat` made with the admin token
+/// (`POST /api/users`), then signed in (`POST /api/session`).
+fn streamer_cookie(addr: SocketAddr, authority: &str, admin_token: &str) -> anyhow::Result<String> {
+    let password = format!(
+        "bench-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
+    let user =
+        serde_json::json!({ "name": "bench-chat", "password": password, "role": "streamer" })
+            .to_string();
+    let bearer = format!("Authorization: Bearer {admin_token}\r\n");
+    let (status, _, body) = http(addr, authority, "POST /api/users", &bearer, &user)?;
+    if !status.contains(" 201") {
+        bail!("POST /api/users: {status}: {}", body.trim());
+    }
+    let credentials = serde_json::json!({ "name": "bench-chat", "password": password }).to_string();
+    let (status, head, body) = http(addr, authority, "POST /api/session", "", &credentials)?;
+    if !status.contains(" 200") {
+        bail!("POST /api/session: {status}: {}", body.trim());
+    }
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, value)| value.trim().split(';').next())
+        .find(|c| c.starts_with("onair_session="))
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("POST /api/session: no onair_session cookie"))
+}
+
+/// `POST /api/rooms {"title": …}` as a signed-in streamer → the new room's id.
+fn create_room(addr: SocketAddr, authority: &str, admin_token: &str) -> anyhow::Result<String> {
+    let cookie = streamer_cookie(addr, authority, admin_token)?;
+    let body = r#"{"title":"onair-bench chat"}"#;
+    let headers = format!("Cookie: {cookie}\r\n");
+    let (status, _, body) = http(addr, authority, "POST /api/rooms", &headers, body)?;
+    if !status.contains(" 201") {
+        bail!("POST /api/rooms: {status}: {}", body.trim());
+    }
+    let v = json_of("POST /api/rooms", &body)?;
     v.get("id")
         .and_then(|id| id.as_str())
         .map(str::to_string)
-        .ok_or_else(|| anyhow!("POST /api/rooms: no id in {json}"))
+        .ok_or_else(|| anyhow!("POST /api/rooms: no id in {v}"))
 }
 
 /// A server / bench / machine CPU snapshot.
@@ -185,7 +242,12 @@ pub fn run(args: ChatArgs) -> anyhow::Result<()> {
     let (addr, authority, _) = crate::http_like(&args.server, "http://", args.allow_remote)?;
     let room = match &args.room {
         Some(id) => id.clone(),
-        None => create_room(addr, &authority)?,
+        None => {
+            let token = args.admin_token.as_deref().ok_or_else(|| {
+                anyhow!("creating a room needs a streamer: pass --admin-token (or --room ID)")
+            })?;
+            create_room(addr, &authority, token)?
+        }
     };
     let tck = procstat::clk_tck();
     let roots = args.server_pids.clone();

@@ -23,6 +23,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// Rate limited; the client may retry after the duration (`Retry-After`).
+    #[error("{0}")]
+    TooManyRequests(String, std::time::Duration),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Media the requested format cannot carry (e.g. Opus in MPEG-TS HLS).
     #[error("{0}")]
     UnsupportedCodec(String),
@@ -42,6 +49,11 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooManyRequests(..) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::UnsupportedCodec(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_codec")
             }
@@ -58,6 +70,15 @@ impl IntoResponse for ApiError {
             tracing::error!("{self}");
         }
         let body = json!({"error": {"code": code, "message": self.to_string()}});
-        (status, Json(body)).into_response()
+        let mut res = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests(_, wait) = &self {
+            // Whole seconds, rounded up, so a client that waits exactly this long gets in.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+        res
     }
 }

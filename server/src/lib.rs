@@ -9,20 +9,31 @@
 //! - [`hub`]: streams, GOP cache, fan-out, republish grace, the slow-viewer policy.
 //! - [`live`]: `/live/ROOM.flv` — HTTP-FLV and WS-FLV push and play.
 //! - [`hls`]: `/hls/live/ROOM/…` — a packager per stream: CMAF LL-HLS and MPEG-TS HLS.
-//! - [`rtmp`]: RTMP publish and play on `--rtmp`.
+//! - [`rtmp`]: RTMP publish and play on `--rtmp`, and RTMPS on `--rtmps`.
+//! - [`tls`]: HTTPS/WSS and RTMPS: the certificate (reloaded when its files change, or
+//!   self-signed for LAN testing) and [`tls::TlsListener`], which hands out finished
+//!   handshakes. With TLS on, the HTTP port speaks HTTPS only ([`http::https`]: h2 and
+//!   HTTP/1.1, WebSockets over HTTP/1.1); `--http-redirect` serves a plain port that
+//!   redirects to it ([`http::redirect`]).
 //! - [`auth`]: the one publish-authorization interface every ingest asks.
 //! - [`record`]: FLV and MP4 (`moov` first) recordings, `/api/recordings`, `/vod/…`.
-//! - [`rooms`]: rooms in SQLite (hashed stream keys), `/api/rooms`, chat, the publish check.
+//! - [`rooms`]: rooms in SQLite (hashed stream keys, owners, visibility), `/api/rooms`,
+//!   private-room play tokens and the media access check, chat, the publish check.
+//! - [`accounts`]: admins, streamers, moderators; argon2id passwords, session cookies,
+//!   sign-in limits, the first admin's one-time link; [`cli`]: `onair user|room …`.
+//! - [`secret`]: random tokens, SHA-256, HMAC, base64.
 //! - [`codecs`], [`metrics`]: stream descriptions for `/api/streams`; Prometheus counters.
 //! - [`shutdown`]: the one shutdown signal every task hears, and the tracker of what the
 //!   drain waits for (recordings, playlists, publishers, viewers, connections).
-//! - [`run`]: binds nothing itself; serves the listeners it is given until `shutdown` resolves,
+//! - [`run`]: binds nothing itself; serves the [`Listeners`] it is given until `shutdown` resolves,
 //!   so tests bind port 0 and drive real sockets. Then it stops accepting, ends every stream,
 //!   and waits at most `drain_timeout` for the tracked work; at start-up it recovers the
 //!   recordings a crash left behind ([`record::recover`]).
 
+pub mod accounts;
 pub mod assets;
 pub mod auth;
+pub mod cli;
 pub mod codecs;
 pub mod config;
 pub mod error;
@@ -36,10 +47,14 @@ pub mod publish;
 pub mod record;
 pub mod rooms;
 pub mod rtmp;
+pub mod secret;
 pub mod shutdown;
+pub mod tls;
 pub mod utc;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub use config::Config;
@@ -54,6 +69,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub hls: Arc<hls::Hls>,
     pub rooms: Arc<rooms::Rooms>,
+    pub accounts: Arc<accounts::Accounts>,
+    /// `config.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<http::site::Cidr>,
     /// Heard by every long-lived task; tracks what a shutdown waits for.
     pub shutdown: Arc<shutdown::Shutdown>,
 }
@@ -61,16 +79,24 @@ pub struct AppState {
 impl AppState {
     /// State for `config`, with the publish check it asks for.
     pub fn new(config: Config) -> Arc<Self> {
+        let publishing = rooms::Publishing::default();
         let auth: Arc<dyn auth::PublishAuth> = if config.open_publish {
-            tracing::warn!("--open-publish: anyone may publish any stream (development only)");
+            tracing::warn!(
+                "--open-publish: anyone may publish any stream name with any key \
+                 (DEVELOPMENT ONLY: never on a server others can reach)"
+            );
             Arc::new(auth::OpenPublish)
         } else {
-            Arc::new(rooms::RoomAuth::open(&config.data))
+            Arc::new(rooms::RoomAuth::open(&config.data, publishing.clone()))
         };
-        Self::with_auth(config, auth)
+        Self::with_auth(config, auth, publishing)
     }
 
-    pub fn with_auth(config: Config, auth: Arc<dyn auth::PublishAuth>) -> Arc<Self> {
+    pub fn with_auth(
+        config: Config,
+        auth: Arc<dyn auth::PublishAuth>,
+        publishing: rooms::Publishing,
+    ) -> Arc<Self> {
         let metrics = Arc::new(metrics::Metrics::default());
         let hub_config = hub::HubConfig {
             republish_grace: config.republish_grace,
@@ -81,9 +107,13 @@ impl AppState {
         let shutdown = shutdown::Shutdown::new();
         let hls = hls::Hls::start(&hub, config.hls.clone(), &shutdown);
         let _ = record::Recorder::start(&hub, &config.data, config.record.clone(), &shutdown);
+        let rooms = rooms::Rooms::open(&config.data, hub.clone(), publishing);
+        rooms.watch(&shutdown);
         Arc::new(Self {
             shutdown,
-            rooms: rooms::Rooms::open(&config.data, hub.clone()),
+            rooms,
+            accounts: accounts::Accounts::open(&config.data),
+            trusted_proxies: config.trusted_proxy_ranges(),
             hub,
             hls,
             config,
@@ -96,9 +126,17 @@ impl AppState {
 
 /// Listeners the server runs on; bound by the caller (port 0 in tests).
 pub struct Listeners {
+    /// HTTP and WebSocket; HTTPS and WSS only when TLS is configured.
     pub http: TcpListener,
     pub rtmp: TcpListener,
+    /// RTMPS (`--rtmps`); needs TLS.
+    pub rtmps: Option<TcpListener>,
+    /// Plain HTTP that redirects to HTTPS (`--http-redirect`); needs TLS.
+    pub http_redirect: Option<TcpListener>,
 }
+
+/// Listener tasks `run` watches: a name for the log, and the task.
+type ListenerTask = (&'static str, tokio::task::JoinHandle<anyhow::Result<()>>);
 
 /// Serves until `shutdown` resolves, then shuts down without losing anything: stops
 /// accepting, ends every stream (viewers get the end, playlists `EXT-X-ENDLIST`, recordings
@@ -116,37 +154,93 @@ pub async fn run(
         )
     })?;
     rooms::preflight(&config.data)?;
+    let tls = tls::Tls::from_config(&config)?;
+    if tls.is_none() && (listeners.rtmps.is_some() || listeners.http_redirect.is_some()) {
+        anyhow::bail!(
+            "RTMPS and the HTTPS redirect need TLS (--tls-cert/--tls-key or --tls-self-signed)"
+        );
+    }
     let drain_timeout = config.drain_timeout;
     let state = AppState::new(config);
     let stop = state.shutdown.clone();
+    announce_first_admin_link(&state);
     // Nothing records yet, so every recording without its MP4 is a crash's leftover.
     record::recover::start(&state.config.data, &state.config.record, &stop);
+    if let Some(tls) = &tls {
+        tls.watch(&stop);
+    }
 
+    let mut tasks: Vec<ListenerTask> = Vec::new();
     let rtmp_name = format!("rtmp {}", listeners.rtmp.local_addr()?);
     let rtmp_tracked = stop.track("listener", rtmp_name);
-    let mut rtmp_task = tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), rtmp_tracked));
-    let router = http::app(state.clone());
-    use axum::serve::ListenerExt;
+    tasks.push((
+        "RTMP",
+        tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), rtmp_tracked)),
+    ));
+    if let (Some(tcp), Some(tls)) = (listeners.rtmps, &tls) {
+        let tracked = stop.track("listener", format!("rtmps {}", tcp.local_addr()?));
+        let listener = tls::TlsListener::new(tcp, tls.rtmps.clone(), stop.clone(), "rtmps")?;
+        tasks.push((
+            "RTMPS",
+            tokio::spawn(rtmp::serve_tls(listener, state.clone(), tracked)),
+        ));
+    }
+    let http_addr = listeners.http.local_addr()?;
+    if let Some(tcp) = listeners.http_redirect {
+        let tracked = stop.track("listener", format!("http redirect {}", tcp.local_addr()?));
+        let server = axum::serve(tcp, http::redirect::app(http_addr.port()))
+            .with_graceful_shutdown(stop.triggered_owned());
+        tasks.push((
+            "HTTP redirect",
+            tokio::spawn(async move {
+                let _tracked = tracked;
+                Ok(server.await?)
+            }),
+        ));
+    }
     let http_tracked = stop.track(
         "listener",
-        format!("http {} (open requests)", listeners.http.local_addr()?),
+        format!(
+            "{} {http_addr} (open requests)",
+            if tls.is_some() { "https" } else { "http" }
+        ),
     );
-    let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
-    let server = axum::serve(http, router).with_graceful_shutdown(stop.triggered_owned());
-    let mut http_task = tokio::spawn(async move {
-        let _tracked = http_tracked;
-        server.await
-    });
+    // Handlers may take `ConnectInfo<SocketAddr>` (the peer), in both modes.
+    let router = http::app(state.clone());
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &tls {
+        None => {
+            use axum::serve::ListenerExt;
+            let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
+            let router = router.into_make_service_with_connect_info::<SocketAddr>();
+            Box::pin(
+                axum::serve(http, router)
+                    .with_graceful_shutdown(stop.triggered_owned())
+                    .into_future(),
+            )
+        }
+        Some(tls) => {
+            let https =
+                tls::TlsListener::new(listeners.http, tls.https.clone(), stop.clone(), "https")?;
+            let stop = stop.clone();
+            Box::pin(async move {
+                http::https::serve(https, router, stop).await;
+                Ok(())
+            })
+        }
+    };
+    tasks.push((
+        "HTTP",
+        tokio::spawn(async move {
+            let _tracked = http_tracked;
+            Ok(server.await?)
+        }),
+    ));
 
     tokio::select! {
         _ = shutdown => {}
-        r = &mut http_task => {
+        (r, i, _) = futures_util::future::select_all(tasks.iter_mut().map(|(_, t)| t)) => {
             r??;
-            anyhow::bail!("the HTTP server stopped by itself");
-        }
-        r = &mut rtmp_task => {
-            r??;
-            anyhow::bail!("the RTMP server stopped by itself");
+            anyhow::bail!("the {} server stopped by itself", tasks[i].0);
         }
     }
     stop.trigger();
@@ -161,13 +255,37 @@ pub async fn run(
         Err(abandoned) => tracing::warn!("{abandoned}; exiting anyway"),
     }
     // Report a listener that failed while draining; one still running is abandoned.
-    if http_task.is_finished() {
-        http_task.await??;
-    }
-    if rtmp_task.is_finished() {
-        rtmp_task.await??;
+    for (_, task) in tasks {
+        if task.is_finished() {
+            task.await??;
+        }
     }
     Ok(())
+}
+
+/// With no admin who can sign in yet, prints a one-time link that signs in as `admin` (who
+/// then sets a password). A new link at every start until then.
+fn announce_first_admin_link(state: &AppState) {
+    match state.accounts.first_admin_link() {
+        Ok(Some(link)) => {
+            let scheme = if state.config.serves_https() {
+                "https"
+            } else {
+                "http"
+            };
+            let base =
+                state.config.site.clone().unwrap_or_else(|| {
+                    format!("{scheme}://localhost:{}", state.config.http.port())
+                });
+            tracing::warn!(
+                "no admin account yet: open {}/signin?link={link} within 24 h to sign in as \
+                 admin and set a password (a new link is printed at every start until then)",
+                base.trim_end_matches('/')
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!("cannot make the first admin's sign-in link: {e}"),
+    }
 }
 
 /// Per-connection socket settings for media connections.

@@ -27,7 +27,8 @@ async fn serve() -> anyhow::Result<()> {
     let cli = config::Cli::parse();
     let config = config::Config::load(&cli)?;
     if let Some(command) = &cli.command {
-        print!("{}", onair_server::rooms::cli::run(command, &config)?);
+        let mut stdin = std::io::stdin().lock();
+        print!("{}", onair_server::cli::run(command, &config, &mut stdin)?);
         return Ok(());
     }
     let http = TcpListener::bind(config.http).await.with_context(|| {
@@ -42,13 +43,45 @@ async fn serve() -> anyhow::Result<()> {
             config.rtmp
         )
     })?;
+    let rtmps = match config.rtmps {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen for RTMPS on {addr} (is another server running? use --rtmps)")
+        })?),
+        None => None,
+    };
+    let http_redirect = match config.http_redirect {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+            format!(
+                "cannot listen for the HTTPS redirect on {addr} (port 80 needs privileges; \
+                 is another server running? use --http-redirect)"
+            )
+        })?),
+        None => None,
+    };
+    let scheme = config.http_scheme();
     tracing::info!(
         http = %http.local_addr()?, rtmp = %rtmp.local_addr()?, data = %config.data.display(),
-        "onair {} listening; UI at http://localhost:{}/",
+        "onair {} listening; UI at {scheme}://localhost:{}/",
         env!("CARGO_PKG_VERSION"),
         http.local_addr()?.port()
     );
-    onair_server::run(Listeners { http, rtmp }, config, shutdown_signal()).await
+    if let Some(l) = &rtmps {
+        tracing::info!(
+            "RTMPS on {} (OBS: rtmps://HOST:{}/live)",
+            l.local_addr()?,
+            l.local_addr()?.port()
+        );
+    }
+    if let Some(l) = &http_redirect {
+        tracing::info!("plain HTTP on {} redirects to HTTPS", l.local_addr()?);
+    }
+    let listeners = Listeners {
+        http,
+        rtmp,
+        rtmps,
+        http_redirect,
+    };
+    onair_server::run(listeners, config, shutdown_signal()).await
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM; the drain that follows is bounded by

@@ -14,7 +14,9 @@ use support::rooms::{close_code, join, next_of, send};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn post_raw(server: &TestServer, body: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
+    let res = server
+        .streamer()
+        .await
         .post(server.url("/api/rooms"))
         .header("content-type", "application/json")
         .body(body.to_string())
@@ -54,6 +56,16 @@ async fn api_contract() {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start_rooms(data.path()).await;
 
+    // Signed out: 401, whatever the body.
+    let res = reqwest::Client::new()
+        .post(server.url("/api/rooms"))
+        .json(&json!({"title": "anonymous"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = support::accounts::status_json(res).await;
+    assert_error(status, &err, 401, "unauthorized");
+
     // Bad titles and bodies: 400 with a JSON error.
     for body in [
         r#"{"title": ""}"#,
@@ -61,6 +73,7 @@ async fn api_contract() {
         &json!({ "title": "x".repeat(101) }).to_string(),
         r#"{"name": "no title"}"#,
         "not json",
+        r#"{"title": "t", "visibility": "secret"}"#,
     ] {
         let (status, err) = post_raw(&server, body).await;
         assert_error(status, &err, 400, "bad_request");
@@ -105,6 +118,12 @@ async fn api_contract() {
         .find(|r| r["id"] == id.as_str())
         .expect("room listed")
         .clone();
+    assert_eq!(entry["owner"], "streamer");
+    assert_eq!(entry["visibility"], "public");
+    assert!(
+        entry.get("moderators").is_none(),
+        "moderators are for the owner: {entry}"
+    );
     for field in ["id", "title", "live", "viewers", "likes", "started_at"] {
         assert!(entry.get(field).is_some(), "{field} missing in {entry}");
     }
@@ -118,8 +137,16 @@ async fn api_contract() {
     assert!(!one.to_string().contains(&key));
     let (status, err) = server.get_json("/api/rooms/nosuchroom").await;
     assert_error(status, &err, 404, "not_found");
+    for path in ["/api/streams", "/metrics"] {
+        let res = reqwest::get(server.url(path)).await.unwrap();
+        let (status, err) = support::accounts::status_json(res).await;
+        assert_error(status, &err, 401, "unauthorized");
+    }
     for path in ["/api/streams", "/metrics", "/healthz"] {
-        let text = reqwest::get(server.url(path))
+        let text = reqwest::Client::new()
+            .get(server.url(path))
+            .bearer_auth(support::ADMIN_TOKEN)
+            .send()
             .await
             .unwrap()
             .text()
@@ -208,7 +235,7 @@ async fn publish_needs_the_room_key() {
             .contains("no open room")
     );
     // Nothing refused became a stream.
-    let (_, streams) = server.get_json("/api/streams").await;
+    let (_, streams) = server.admin_json("/api/streams").await;
     assert_eq!(streams, json!([]), "a refused push left a stream");
 
     // The right key goes live, and the room says so (live rooms listed first).
@@ -226,7 +253,7 @@ async fn publish_needs_the_room_key() {
     assert_eq!(status, 204);
     let (_, view) = server.get_json(&format!("/api/rooms/{id}")).await;
     assert_eq!(view["live"], false);
-    let (_, streams) = server.get_json("/api/streams").await;
+    let (_, streams) = server.admin_json("/api/streams").await;
     assert!(!streams.to_string().contains(id), "{streams}");
     // A closed room cannot be published to again, even with its key.
     let ok = wait_child(

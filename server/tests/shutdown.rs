@@ -50,6 +50,7 @@ impl Onair {
                 .args(["--rtmp", &rtmp.to_string(), "--data"])
                 .arg(data)
                 .env("RUST_LOG", "info")
+                .env("ONAIR_ADMIN_TOKEN", support::ADMIN_TOKEN)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
                 .stderr(out)
@@ -122,7 +123,10 @@ impl Onair {
     async fn wait_live(&self, room: &str) {
         let key = format!("live/{room}");
         for _ in 0..300 {
-            let streams: serde_json::Value = reqwest::get(self.url("/api/streams"))
+            let streams: serde_json::Value = reqwest::Client::new()
+                .get(self.url("/api/streams"))
+                .bearer_auth(support::ADMIN_TOKEN)
+                .send()
                 .await
                 .unwrap()
                 .json()

@@ -22,15 +22,18 @@ pub fn run_e2e_with(_dist: &Path) -> Result<(), Fail> {
 }
 
 /// Runs `node ARGS…` in `e2e/` against a fresh [`start_server`] (its addresses in
-/// `ONAIR_URL` and `ONAIR_RTMP`, the browser in `CHROMIUM`), announced by `what(url)`.
-/// Prints the server's log when node fails; the server must then stop cleanly.
+/// `ONAIR_URL` and `ONAIR_RTMP`, its admin token in `ONAIR_ADMIN_TOKEN`, the release binary
+/// in `ONAIR_BIN` for tests that start their own (TLS) server, the browser in `CHROMIUM`),
+/// announced by `what(url)`. Prints the server's log when node fails; the server must then
+/// stop cleanly.
 pub fn node_against_server(
     args: &[&str],
     what: impl FnOnce(&str) -> String,
     hint: &str,
 ) -> Result<(), Fail> {
-    let server = start_server()?;
+    let (server, admin_token) = start_server()?;
     step(&what(&server.url()));
+    let bin = tools::target_dir().join("release/onair");
     let result = run_in(
         &root().join("e2e"),
         "node",
@@ -38,6 +41,8 @@ pub fn node_against_server(
         &[
             ("ONAIR_URL", server.url().as_str()),
             ("ONAIR_RTMP", server.rtmp_url().as_str()),
+            ("ONAIR_ADMIN_TOKEN", admin_token.as_str()),
+            ("ONAIR_BIN", bin.to_str().unwrap_or("onair")),
             ("CHROMIUM", tools::chromium_path().as_str()),
         ],
         hint,
@@ -72,14 +77,21 @@ pub fn prepare() -> Result<(), Fail> {
 }
 
 /// The server the browser tests (and `bench g2g`) drive: the release `onair` from an empty
-/// directory (see [`Onair::start`]), open for publishing and with its test hooks on.
-pub fn start_server() -> Result<Onair, Fail> {
-    Onair::start(
+/// directory (see [`Onair::start`]), open for publishing, with its test hooks on and a
+/// random admin token (returned: the tests create their users with it).
+pub fn start_server() -> Result<(Onair, String), Fail> {
+    let admin_token = tools::random_hex(16)?;
+    let server = Onair::start(
         "e2e",
-        // Browser tests push their own streams (ffmpeg, the studio) without room keys.
+        // Some browser tests push their own streams (ffmpeg, the studio) by name, without
+        // room keys.
         &["--open-publish"],
-        // Test hooks (a throttled WS-FLV push for the studio's slow-uplink test); never on
-        // outside tests.
-        &[("ONAIR_TEST_HOOKS", "1")],
-    )
+        &[
+            // Test hooks (a throttled WS-FLV push for the studio's slow-uplink test); never
+            // on outside tests.
+            ("ONAIR_TEST_HOOKS", "1"),
+            ("ONAIR_ADMIN_TOKEN", admin_token.as_str()),
+        ],
+    )?;
+    Ok((server, admin_token))
 }

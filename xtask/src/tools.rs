@@ -330,3 +330,13 @@ pub fn free_port() -> Result<u16, Fail> {
         .map(|a| a.port())
         .map_err(|e| Fail::new(format!("cannot find a free port: {e}")))
 }
+
+/// `bytes` random bytes from the kernel, as lowercase hex (secrets for test servers).
+pub fn random_hex(bytes: usize) -> Result<String, Fail> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| Fail::new(format!("cannot read /dev/urandom: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}

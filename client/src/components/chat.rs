@@ -12,6 +12,9 @@ use crate::services;
 #[derive(Properties, PartialEq)]
 pub struct ChatProps {
     pub room: AttrValue,
+    /// A private room's play token.
+    #[prop_or_default]
+    pub token: Option<AttrValue>,
     /// The like total from the room list, shown until the chat reports a newer one.
     #[prop_or_default]
     pub likes: Option<u64>,
@@ -41,7 +44,7 @@ pub fn chat(props: &ChatProps) -> Html {
     let name_draft = use_state(|| (*name).to_string());
     let draft = use_state(String::new);
     let local_notice = use_state(|| None::<String>);
-    let chat = use_chat(props.room.clone(), (*name).clone());
+    let chat = use_chat(props.room.clone(), props.token.clone(), (*name).clone());
     let state = &*chat.state;
     let list_ref = use_node_ref();
 

@@ -13,6 +13,12 @@ use crate::services::player::{Options, PlayState, Protocol, Stats};
 #[derive(Properties, PartialEq)]
 pub struct PlayerProps {
     pub room: AttrValue,
+    /// A private room's play token, for every media URL.
+    #[prop_or_default]
+    pub token: Option<AttrValue>,
+    /// Whether `room` is a room (else a stream pushed by name, `--open-publish`).
+    #[prop_or(true)]
+    pub is_room: bool,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -29,6 +35,8 @@ pub fn live_player(props: &PlayerProps) -> Html {
         .unwrap_or_default();
     let options = Options {
         room: props.room.to_string(),
+        token: props.token.as_ref().map(|t| t.to_string()),
+        is_room: props.is_room,
         protocol: match query.protocol.as_deref() {
             Some("http-flv") => Protocol::HttpFlv,
             Some("hls") => Protocol::Hls,
@@ -56,6 +64,7 @@ pub fn live_player(props: &PlayerProps) -> Html {
         Some(PlayState::Reconnecting) => Some("Reconnecting…".into()),
         Some(PlayState::Ended) => Some("The stream has ended".into()),
         Some(PlayState::Error(e)) => Some(format!("Cannot play: {e}")),
+        Some(PlayState::Denied(why)) => Some(why.clone()),
     };
     let muted = handle.status.as_ref().is_some_and(|s| s.muted);
     html! {

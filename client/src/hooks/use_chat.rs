@@ -181,19 +181,24 @@ pub struct UseChat {
 
 /// Joins `room` as `name` for as long as the calling component is mounted.
 #[hook]
-pub fn use_chat(room: AttrValue, name: AttrValue) -> UseChat {
+pub fn use_chat(room: AttrValue, token: Option<AttrValue>, name: AttrValue) -> UseChat {
     let state = use_reducer(ChatState::default);
     // The connection lives here so `send` can reach it; replaced when room or name change.
     let connection = use_mut_ref(|| None::<ChatConnection>);
     {
         let state = state.clone();
         let connection = connection.clone();
-        use_effect_with((room, name), move |(room, name)| {
+        use_effect_with((room, token, name), move |(room, token, name)| {
             let on_event = {
                 let state = state.clone();
                 Callback::from(move |event| state.dispatch(Action::Event(event)))
             };
-            *connection.borrow_mut() = Some(ChatConnection::open(room, name.to_string(), on_event));
+            *connection.borrow_mut() = Some(ChatConnection::open(
+                room,
+                token.as_deref(),
+                name.to_string(),
+                on_event,
+            ));
             // Dropping the connection closes the socket and cancels pending retries.
             move || drop(connection.borrow_mut().take())
         });

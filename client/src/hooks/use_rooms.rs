@@ -38,7 +38,10 @@ pub fn use_rooms() -> RoomsState {
                                 }
                                 RoomsState::Loading => Vec::new(),
                             };
-                            RoomsState::Failed { error, rooms }
+                            RoomsState::Failed {
+                                error: error.to_string(),
+                                rooms,
+                            }
                         }
                     };
                     // Setting a handle after unmount is a no-op, so a late answer is harmless.

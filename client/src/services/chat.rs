@@ -38,11 +38,17 @@ pub struct ChatConnection {
 }
 
 impl ChatConnection {
-    /// Connects to `/api/rooms/ROOM/chat` and joins as `name`.
-    pub fn open(room: &str, name: String, on_event: Callback<ChatEvent>) -> Self {
+    /// Connects to `/api/rooms/ROOM/chat` (with a private room's `token`) and joins as `name`.
+    pub fn open(
+        room: &str,
+        token: Option<&str>,
+        name: String,
+        on_event: Callback<ChatEvent>,
+    ) -> Self {
         let (outgoing, outgoing_rx) = mpsc::unbounded();
         let (stop, stop_rx) = oneshot::channel();
-        let url = super::ws_url(&format!("/api/rooms/{room}/chat"));
+        let query = super::api::token_query(token);
+        let url = super::ws_url(&format!("/api/rooms/{room}/chat{query}"));
         wasm_bindgen_futures::spawn_local(async move {
             match url {
                 Some(url) => run(url, name, on_event, outgoing_rx, stop_rx).await,

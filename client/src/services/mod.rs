@@ -6,6 +6,7 @@ pub mod api;
 pub mod chat;
 pub mod dom;
 pub mod player;
+pub mod session;
 pub mod studio;
 
 /// A repeating timer; dropping it cancels it.

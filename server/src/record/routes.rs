@@ -32,6 +32,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     room: Option<String>,
+    /// A private room's play token (with `room`).
+    token: Option<String>,
 }
 
 /// One recording in the listing.
@@ -52,6 +54,7 @@ pub struct RecordingInfo {
 async fn list(
     State(state): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<Vec<RecordingInfo>>, ApiError> {
     if let Some(room) = &q.room
         && !valid_name(room)
@@ -59,9 +62,35 @@ async fn list(
         return Err(ApiError::BadRequest(format!("invalid room name {room:?}")));
     }
     let root = recordings_dir(&state.config.data);
-    let found = tokio::task::spawn_blocking(move || scan(&root, q.room.as_deref()))
+    let room = q.room.clone();
+    let mut found = tokio::task::spawn_blocking(move || scan(&root, room.as_deref()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // Without `room=`, only public rooms' recordings are listed; a private room's need its
+    // token (which the URLs then carry) or its owner's, a moderator's or an admin's session.
+    let caller = std::cell::OnceCell::new();
+    let who = || {
+        caller
+            .get_or_init(|| crate::accounts::Caller::from_headers(&state, &headers).ok())
+            .clone()
+            .ok_or_else(|| ApiError::Internal("cannot read the session".into()))
+    };
+    found.retain_mut(|r| {
+        use crate::rooms::db::Visibility;
+        let named = q.room.as_deref() == Some(r.room.as_str());
+        match state.rooms.visibility(&r.room) {
+            Some(Visibility::Private) => {
+                let token = q.token.as_deref().filter(|_| named);
+                let ok = state.rooms.check_watch(&r.room, token, who).is_ok();
+                if let (true, Some(t)) = (ok, token) {
+                    r.url = format!("{}?token={t}", r.url);
+                }
+                ok
+            }
+            Some(Visibility::Unlisted) => named,
+            _ => true,
+        }
+    });
     Ok(Json(found))
 }
 

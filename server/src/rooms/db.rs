@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use onair_shared::chat::Comment;
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+
+use crate::secret::{self, RandomError};
 
 /// File name of the database inside `--data`.
 pub const DB_FILE: &str = "onair.sqlite3";
@@ -16,7 +16,8 @@ pub const DB_FILE: &str = "onair.sqlite3";
 pub const KEEP_COMMENTS: i64 = 200;
 
 /// Schema steps; `user_version` is the number already applied. Only ever append.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE rooms (
         id TEXT PRIMARY KEY,
         title TEXT NOT NULL,
@@ -33,7 +34,37 @@ const MIGRATIONS: &[&str] = &["
         at_ms INTEGER NOT NULL
     );
     CREATE INDEX comments_by_room ON comments(room_id, id);
-"];
+",
+    "
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'streamer', 'moderator')),
+        password TEXT,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions(user_id, created_ms);
+    CREATE TABLE signin_links (
+        token_hash BLOB PRIMARY KEY,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    ALTER TABLE rooms ADD COLUMN owner_id INTEGER REFERENCES users(id) ON DELETE SET NULL;
+    ALTER TABLE rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public'
+        CHECK (visibility IN ('public', 'unlisted', 'private'));
+    CREATE TABLE moderators (
+        room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (room_id, user_id)
+    );
+",
+];
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +76,12 @@ pub enum DbError {
     },
     #[error("rooms database: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("the OS random number generator failed: {0}")]
-    Random(String),
+    #[error(transparent)]
+    Random(#[from] RandomError),
     #[error("could not find a free room id")]
     IdsExhausted,
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Room status as stored; whether a stream is live right now comes from the hub.
@@ -77,6 +110,36 @@ impl Status {
     }
 }
 
+/// Who may find and watch a room: listed in the lobby, only by its link, or only with a
+/// signed token (or as its owner, a moderator or an admin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Public,
+    Unlisted,
+    Private,
+}
+
+impl Visibility {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            "private" => Some(Visibility::Private),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
+}
+
 /// A room row without its key hash.
 #[derive(Debug, Clone)]
 pub struct Room {
@@ -85,6 +148,9 @@ pub struct Room {
     pub created_ms: u64,
     pub status: Status,
     pub likes: u64,
+    pub owner_id: Option<i64>,
+    pub owner: Option<String>,
+    pub visibility: Visibility,
 }
 
 /// What a publisher's key check found.
@@ -96,9 +162,22 @@ pub enum KeyCheck {
     NoSuchRoom,
 }
 
+/// What the server keeps in memory per room to notice changes other processes (the CLI)
+/// make: a closed room or a new key ends its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomState {
+    pub closed: bool,
+    pub visibility: Visibility,
+    pub key_hash: Vec<u8>,
+}
+
+const ROOM_COLUMNS: &str =
+    "r.id, r.title, r.created_ms, r.status, r.likes, r.owner_id, u.name, r.visibility
+     FROM rooms r LEFT JOIN users u ON u.id = r.owner_id";
+
 /// One connection to the rooms database.
 pub struct Db {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl Db {
@@ -142,15 +221,29 @@ impl Db {
         Ok(())
     }
 
+    /// Changes when another connection (another process, e.g. the CLI) commits.
+    pub fn data_version(&self) -> Result<i64, DbError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     /// Creates a room; returns its id and the stream key (the only time the key exists).
-    pub fn create_room(&self, title: &str, now_ms: u64) -> Result<(String, String), DbError> {
-        let key = random_key()?;
+    pub fn create_room(
+        &self,
+        title: &str,
+        now_ms: u64,
+        owner: Option<i64>,
+        visibility: Visibility,
+    ) -> Result<(String, String), DbError> {
+        let key = secret::random_token()?;
         let hash = hash_key(&key);
         for _ in 0..16 {
             let id = random_id()?;
             let inserted = self.conn.execute(
-                "INSERT OR IGNORE INTO rooms (id, title, created_ms, key_hash) VALUES (?1, ?2, ?3, ?4)",
-                params![id, title, now_ms as i64, hash.as_slice()],
+                "INSERT OR IGNORE INTO rooms (id, title, created_ms, key_hash, owner_id, visibility)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, title, now_ms as i64, hash.as_slice(), owner, visibility.as_str()],
             )?;
             if inserted == 1 {
                 return Ok((id, key));
@@ -159,11 +252,21 @@ impl Db {
         Err(DbError::IdsExhausted)
     }
 
+    /// A new stream key for the room; the old one stops working. `None`: no such room.
+    pub fn rotate_key(&self, id: &str) -> Result<Option<String>, DbError> {
+        let key = secret::random_token()?;
+        let n = self.conn.execute(
+            "UPDATE rooms SET key_hash = ?2 WHERE id = ?1",
+            params![id, hash_key(&key).as_slice()],
+        )?;
+        Ok((n == 1).then_some(key))
+    }
+
     pub fn room(&self, id: &str) -> Result<Option<Room>, DbError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, title, created_ms, status, likes FROM rooms WHERE id = ?1",
+                &format!("SELECT {ROOM_COLUMNS} WHERE r.id = ?1"),
                 [id],
                 row_to_room,
             )
@@ -172,12 +275,105 @@ impl Db {
 
     /// Every room that is not closed, oldest first.
     pub fn open_rooms(&self) -> Result<Vec<Room>, DbError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, title, created_ms, status, likes FROM rooms
-             WHERE status != 'closed' ORDER BY created_ms, id",
-        )?;
-        let rows = stmt.query_map([], row_to_room)?;
+        self.rooms_where("r.status != 'closed'", params![])
+    }
+
+    /// Every room, closed ones too (the CLI's `room list`).
+    pub fn all_rooms(&self) -> Result<Vec<Room>, DbError> {
+        self.rooms_where("1", params![])
+    }
+
+    /// The open rooms a user owns.
+    pub fn rooms_of(&self, owner: i64) -> Result<Vec<Room>, DbError> {
+        self.rooms_where("r.status != 'closed' AND r.owner_id = ?1", params![owner])
+    }
+
+    fn rooms_where(&self, filter: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<Room>, DbError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {ROOM_COLUMNS} WHERE {filter} ORDER BY r.created_ms, r.id"
+        ))?;
+        let rows = stmt.query_map(p, row_to_room)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What the server watches for changes made by other processes, per room.
+    pub fn room_states(&self) -> Result<Vec<(String, RoomState)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, status, visibility, key_hash FROM rooms")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                RoomState {
+                    closed: r.get::<_, String>(1)? == "closed",
+                    visibility: Visibility::parse(&r.get::<_, String>(2)?).unwrap_or_default(),
+                    key_hash: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn set_title(&self, id: &str, title: &str) -> Result<(), DbError> {
+        self.conn.execute(
+            "UPDATE rooms SET title = ?2 WHERE id = ?1",
+            params![id, title],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_visibility(&self, id: &str, v: Visibility) -> Result<(), DbError> {
+        self.conn.execute(
+            "UPDATE rooms SET visibility = ?2 WHERE id = ?1",
+            params![id, v.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Names of the room's moderators, sorted.
+    pub fn moderators(&self, room: &str) -> Result<Vec<String>, DbError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT u.name FROM moderators m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = ?1 ORDER BY u.name",
+        )?;
+        let rows = stmt.query_map([room], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn is_moderator(&self, room: &str, user: i64) -> Result<bool, DbError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM moderators WHERE room_id = ?1 AND user_id = ?2",
+                params![room, user],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    pub fn set_moderator(&self, room: &str, user: i64, on: bool) -> Result<(), DbError> {
+        let sql = if on {
+            "INSERT OR IGNORE INTO moderators (room_id, user_id) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM moderators WHERE room_id = ?1 AND user_id = ?2"
+        };
+        self.conn.execute(sql, params![room, user])?;
+        Ok(())
+    }
+
+    /// A named server secret (e.g. the play-token HMAC key), made on first use.
+    pub fn secret(&self, name: &str) -> Result<Vec<u8>, DbError> {
+        let fresh = secret::random_bytes::<32>()?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
+            params![name, fresh.as_slice()],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })?)
     }
 
     /// Compares `key` with the room's stored hash in constant time.
@@ -193,14 +389,13 @@ impl Db {
         let Some((stored, status)) = row else {
             return Ok(KeyCheck::NoSuchRoom);
         };
-        let matches: bool = hash_key(key).as_slice().ct_eq(&stored).into();
+        let matches = secret::same(&hash_key(key), &stored);
         Ok(match (matches, Status::parse(&status)) {
             (false, _) => KeyCheck::Wrong,
             (true, Status::Closed) => KeyCheck::Closed,
             (true, _) => KeyCheck::Ok,
         })
     }
-
     pub fn set_status(&self, id: &str, status: Status) -> Result<(), DbError> {
         self.conn.execute(
             "UPDATE rooms SET status = ?2 WHERE id = ?1 AND status != 'closed'",
@@ -284,48 +479,25 @@ fn row_to_room(r: &rusqlite::Row<'_>) -> Result<Room, rusqlite::Error> {
         created_ms: r.get::<_, i64>(2)?.max(0) as u64,
         status: Status::parse(&r.get::<_, String>(3)?),
         likes: r.get::<_, i64>(4)?.max(0) as u64,
+        owner_id: r.get(5)?,
+        owner: r.get(6)?,
+        visibility: Visibility::parse(&r.get::<_, String>(7)?).unwrap_or_default(),
     })
 }
 
 pub fn hash_key(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// 192 bits from the OS RNG, as 32 URL-safe base64 characters.
-fn random_key() -> Result<String, DbError> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| DbError::Random(e.to_string()))?;
-    Ok(base64url(&bytes))
+    secret::sha256(key.as_bytes())
 }
 
 /// Ten characters of `[a-z0-9]` (≈ 51 bits) from the OS RNG: short, URL- and file-safe.
 fn random_id() -> Result<String, DbError> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 10];
-    getrandom::fill(&mut bytes).map_err(|e| DbError::Random(e.to_string()))?;
+    let bytes = secret::random_bytes::<10>()?;
     // 256 % 36 = 4: a negligible bias for an identifier that is not a secret.
     Ok(bytes
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect())
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -335,7 +507,9 @@ mod tests {
     #[test]
     fn rooms_keys_comments() {
         let db = Db::memory().unwrap();
-        let (id, key) = db.create_room("hello", 5).unwrap();
+        let (id, key) = db
+            .create_room("hello", 5, None, Visibility::Public)
+            .unwrap();
         assert_eq!(id.len(), 10);
         assert!(crate::auth::valid_name(&id));
         assert_eq!(key.len(), 32);
@@ -368,11 +542,5 @@ mod tests {
         assert_eq!(db.room(&id).unwrap().unwrap().status, Status::Closed);
         assert_eq!(db.check_key(&id, &key).unwrap(), KeyCheck::Closed);
         assert!(db.open_rooms().unwrap().is_empty());
-    }
-
-    #[test]
-    fn base64url_matches_rfc4648() {
-        assert_eq!(base64url(b"foob"), "Zm9vYg");
-        assert_eq!(base64url(b"\xfb\xff"), "-_8");
     }
 }

@@ -1,29 +1,39 @@
 //! Rooms: a live channel with a title, a secret stream key (stored hashed), chat and likes.
 //!
-//! - [`db`]: the SQLite store in `--data` (rooms, key hashes, recent comments, like totals).
-//! - [`api`]: `GET/POST /api/rooms`, `GET/DELETE /api/rooms/ID`.
+//! - [`db`]: the SQLite store in `--data` (rooms, key hashes, owners, visibility,
+//!   moderators, recent comments, like totals).
+//! - [`api`]: `/api/rooms…` (create, list, manage, tokens). [`owner`]: what the owner (or an
+//!   admin) may do to a room.
+//! - [`access`]: who may watch a private room (signed [`token`]s or a session), checked in
+//!   front of every media route.
 //! - [`chat`]: `ws://HOST/api/rooms/ID/chat`: comments, coalesced likes, gifts, viewers.
-//! - [`cli`]: `onair room create "TITLE"`.
+//! - [`cli`]: `onair room create|list|close|rotate-key|token`.
 //! - [`RoomAuth`]: the publish check ingest asks when `--open-publish` is off.
 //!
 //! Whether a room is live, and how many watch it, always comes from the hub's `live/ID`
 //! stream; the database only remembers what must survive a restart.
 
+pub mod access;
 pub mod api;
 pub mod chat;
 pub mod cli;
 pub mod db;
+pub mod owner;
+pub mod token;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::accounts::AccountError;
 use crate::auth::{AuthError, PublishAuth};
 use crate::error::ApiError;
 use crate::hub::Hub;
-use db::{Db, DbError, KeyCheck, Room, Status};
+use crate::shutdown::Shutdown;
+use db::{Db, DbError, KeyCheck, Room, RoomState, Status, Visibility};
 
 pub use api::routes;
 
@@ -51,6 +61,16 @@ pub enum RoomError {
     Db(#[from] DbError),
     #[error("the rooms database is unavailable (see the server log)")]
     NoDatabase,
+    #[error("only the room's owner or an admin may {0}")]
+    NotOwner(&'static str),
+    #[error("visibility must be public, unlisted or private")]
+    BadVisibility,
+    #[error("viewer ids are at most {} bytes", token::MAX_VIEWER_LEN)]
+    BadViewer,
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Token(#[from] token::TokenError),
 }
 
 impl From<RoomError> for ApiError {
@@ -58,11 +78,18 @@ impl From<RoomError> for ApiError {
         let msg = e.to_string();
         match e {
             RoomError::NotFound(_) => ApiError::NotFound(msg),
-            RoomError::BadTitle | RoomError::BadBody(_) | RoomError::BadHost => {
-                ApiError::BadRequest(msg)
-            }
+            RoomError::BadTitle
+            | RoomError::BadBody(_)
+            | RoomError::BadHost
+            | RoomError::BadVisibility
+            | RoomError::BadViewer => ApiError::BadRequest(msg),
             RoomError::MissingBearer => ApiError::Unauthorized(msg),
-            RoomError::WrongKey(_) => ApiError::Forbidden(msg),
+            RoomError::WrongKey(_) | RoomError::NotOwner(_) => ApiError::Forbidden(msg),
+            RoomError::Account(e) => e.into(),
+            RoomError::Token(e @ (token::TokenError::Missing | token::TokenError::Expired)) => {
+                ApiError::Unauthorized(e.to_string())
+            }
+            RoomError::Token(e @ token::TokenError::Invalid) => ApiError::Forbidden(e.to_string()),
             RoomError::Db(_) | RoomError::NoDatabase | RoomError::DataDir(_) => {
                 ApiError::Internal(msg)
             }
@@ -82,7 +109,16 @@ pub struct RoomView {
     pub likes: u64,
     /// Unix time in milliseconds when the current stream started; `null` when not live.
     pub started_at: Option<u64>,
+    /// The streamer's name; `null` for rooms made before accounts (or whose owner left).
+    pub owner: Option<String>,
+    pub visibility: Visibility,
+    /// Shown to the owner and admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moderators: Option<Vec<String>>,
 }
+
+/// How often the server looks for changes other processes (the CLI) made to the database.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
 
 /// The server's room store: the database plus the live chat rooms.
 pub struct Rooms {
@@ -90,13 +126,24 @@ pub struct Rooms {
     db: Mutex<Option<Db>>,
     hub: Arc<Hub>,
     pub chats: chat::Chats,
+    /// The HMAC key of play tokens (kept in the database so the CLI can sign too).
+    secret: Vec<u8>,
+    /// Per room: closed, visibility, key hash. Media routes read visibility from here, so
+    /// a public room costs no database query per request.
+    states: RwLock<HashMap<String, RoomState>>,
+    /// The key hash each room's current publisher was let in with (by [`RoomAuth`]).
+    publishing: Publishing,
 }
+
+/// Room → hash of the key its publisher used; shared by [`RoomAuth`] (which writes it) and
+/// [`Rooms`] (which ends a stream whose key was replaced).
+pub type Publishing = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 
 impl Rooms {
     /// Opens the database under `data`. A failure is logged and an empty in-memory store is
     /// used instead, so the media server still runs; `run` checks the file first with
     /// [`preflight`], so this fallback only covers a database that breaks in between.
-    pub fn open(data: &Path, hub: Arc<Hub>) -> Arc<Self> {
+    pub fn open(data: &Path, hub: Arc<Hub>, publishing: Publishing) -> Arc<Self> {
         let db = Db::open(data)
             .or_else(|e| {
                 tracing::error!("{e}; rooms are kept in memory only");
@@ -107,11 +154,112 @@ impl Rooms {
         if let Some(Err(e)) = db.as_ref().map(Db::reset_live) {
             tracing::warn!("{e}");
         }
+        let secret = match db.as_ref().map(|db| db.secret("play_token")) {
+            Some(Ok(secret)) => secret,
+            Some(Err(e)) => {
+                tracing::error!("no play-token secret ({e}); private rooms use a temporary one");
+                crate::secret::random_bytes::<32>().map_or_else(|_| Vec::new(), |b| b.to_vec())
+            }
+            None => Vec::new(),
+        };
+        let states = match db.as_ref().map(Db::room_states) {
+            Some(Ok(states)) => states.into_iter().collect(),
+            Some(Err(e)) => {
+                tracing::error!("{e}");
+                HashMap::new()
+            }
+            None => HashMap::new(),
+        };
         Arc::new(Self {
             db: Mutex::new(db),
             hub,
             chats: chat::Chats::default(),
+            secret,
+            states: RwLock::new(states),
+            publishing,
         })
+    }
+
+    /// Every [`WATCH_EVERY`], if another process changed the database: a room closed there
+    /// (`onair room close`) or given a new key (`onair room rotate-key`) ends its stream,
+    /// and visibility changes take effect.
+    pub fn watch(self: &Arc<Self>, shutdown: &Arc<Shutdown>) {
+        let rooms = Arc::downgrade(self);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut version = None;
+            loop {
+                tokio::select! {
+                    _ = stop.triggered() => return,
+                    _ = tokio::time::sleep(WATCH_EVERY) => {}
+                }
+                let Some(rooms) = rooms.upgrade() else { return };
+                let now = rooms.with_db(Db::data_version).ok();
+                if now != version {
+                    version = now;
+                    rooms.reload_states();
+                }
+            }
+        });
+    }
+
+    /// Reads every room's state again and acts on what changed.
+    fn reload_states(&self) {
+        let fresh: HashMap<String, RoomState> = match self.with_db(Db::room_states) {
+            Ok(states) => states.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!("cannot reload rooms: {e}");
+                return;
+            }
+        };
+        let old = std::mem::replace(
+            &mut *self.states.write().unwrap_or_else(|p| p.into_inner()),
+            fresh.clone(),
+        );
+        for (id, new) in &fresh {
+            let was_open = old.get(id).is_none_or(|before| !before.closed);
+            let published_with = self.lock_publishing().get(id).cloned();
+            if new.closed && was_open && (old.contains_key(id) || published_with.is_some()) {
+                tracing::info!(room = %id, "room closed elsewhere: ending its stream");
+                self.end_room(id, true);
+            } else if published_with.is_some_and(|used| used != new.key_hash) {
+                tracing::info!(room = %id, "stream key changed elsewhere: ending the stream");
+                self.end_room(id, false);
+            }
+        }
+    }
+
+    fn lock_publishing(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+        self.publishing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the room's stream (the publisher is disconnected); `closed` also ends its chat.
+    pub(crate) fn end_room(&self, id: &str, closed: bool) {
+        self.lock_publishing().remove(id);
+        self.hub.end(&format!("{APP}/{id}"));
+        if closed {
+            self.chats.close(id);
+        }
+    }
+
+    /// Updates the in-memory state of one room after this process changed it.
+    fn refresh_state(&self, id: &str) {
+        if let Ok(states) = self.with_db(Db::room_states) {
+            let fresh = states.into_iter().find(|(rid, _)| rid == id);
+            let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
+            match fresh {
+                Some((id, state)) => states.insert(id, state),
+                None => states.remove(id),
+            };
+        }
+    }
+
+    pub fn visibility(&self, id: &str) -> Option<Visibility> {
+        self.states
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|s| s.visibility)
     }
 
     /// Runs `f` on the database (one connection, held only for the call).
@@ -124,9 +272,17 @@ impl Rooms {
         Ok(f(db)?)
     }
 
-    pub fn create(&self, title: &str) -> Result<(String, String), RoomError> {
+    /// A room owned by `owner` (`None`: made by the CLI without `--owner`).
+    pub fn create(
+        &self,
+        title: &str,
+        owner: Option<i64>,
+        visibility: Visibility,
+    ) -> Result<(String, String), RoomError> {
         let title = check_title(title)?;
-        self.with_db(|db| db.create_room(title, now_ms()))
+        let created = self.with_db(|db| db.create_room(title, now_ms(), owner, visibility))?;
+        self.refresh_state(&created.0);
+        Ok(created)
     }
 
     fn view(&self, room: Room) -> RoomView {
@@ -148,48 +304,39 @@ impl Rooms {
                 .map(|i| now_ms().saturating_sub((i.uptime_s * 1000.0) as u64)),
             id: room.id,
             title: room.title,
+            owner: room.owner,
+            visibility: room.visibility,
+            moderators: None,
         }
     }
 
-    /// Open rooms, live ones first (then by most viewers, then oldest).
+    /// Open public rooms, live ones first (then by most viewers, then oldest).
     pub fn list(&self) -> Result<Vec<RoomView>, RoomError> {
-        let rooms = self.with_db(Db::open_rooms)?;
+        let mut rooms = self.with_db(Db::open_rooms)?;
+        rooms.retain(|r| r.visibility == Visibility::Public);
+        Ok(self.sorted_views(rooms))
+    }
+
+    /// The open rooms `owner` owns, of every visibility.
+    pub fn list_of(&self, owner: i64) -> Result<Vec<RoomView>, RoomError> {
+        let rooms = self.with_db(|db| db.rooms_of(owner))?;
+        Ok(self.sorted_views(rooms))
+    }
+
+    fn sorted_views(&self, rooms: Vec<Room>) -> Vec<RoomView> {
         let mut views: Vec<RoomView> = rooms.into_iter().map(|r| self.view(r)).collect();
         // A stable sort keeps creation order among equals.
         views.sort_by(|a, b| b.live.cmp(&a.live).then(b.viewers.cmp(&a.viewers)));
-        Ok(views)
+        views
+    }
+
+    pub fn room(&self, id: &str) -> Result<Room, RoomError> {
+        self.with_db(|db| db.room(id))?
+            .ok_or_else(|| RoomError::NotFound(id.to_string()))
     }
 
     pub fn get(&self, id: &str) -> Result<RoomView, RoomError> {
-        let room = self
-            .with_db(|db| db.room(id))?
-            .ok_or_else(|| RoomError::NotFound(id.to_string()))?;
-        Ok(self.view(room))
-    }
-
-    /// Closes a room for the holder of its key: ends the stream, tells the chat, keeps
-    /// recordings. Closing twice is fine.
-    pub fn close(&self, id: &str, bearer: Option<&str>) -> Result<(), RoomError> {
-        if self.with_db(|db| db.room(id))?.is_none() {
-            return Err(RoomError::NotFound(id.to_string()));
-        }
-        let key = bearer.ok_or(RoomError::MissingBearer)?;
-        let check = self.with_db(|db| {
-            let check = db.check_key(id, key)?;
-            if check == KeyCheck::Ok {
-                db.set_status(id, Status::Closed)?;
-            }
-            Ok(check)
-        })?;
-        match check {
-            KeyCheck::Ok | KeyCheck::Closed => {}
-            KeyCheck::Wrong => return Err(RoomError::WrongKey(id.to_string())),
-            KeyCheck::NoSuchRoom => return Err(RoomError::NotFound(id.to_string())),
-        }
-        self.hub.end(&format!("{APP}/{id}"));
-        self.chats.close(id);
-        tracing::info!(room = id, "room closed");
-        Ok(())
+        Ok(self.view(self.room(id)?))
     }
 }
 
@@ -219,14 +366,16 @@ pub fn preflight(data: &Path) -> Result<(), DbError> {
 /// open room and KEY hashes to its stored hash.
 pub struct RoomAuth {
     db: Result<Mutex<Db>, String>,
+    publishing: Publishing,
 }
 
 impl RoomAuth {
     /// Its own connection: opened before the rest of the state, and SQLite (WAL) lets
     /// several connections share the file.
-    pub fn open(data: &Path) -> Self {
+    pub fn open(data: &Path, publishing: Publishing) -> Self {
         Self {
             db: Db::open(data).map(Mutex::new).map_err(|e| e.to_string()),
+            publishing,
         }
     }
 }
@@ -252,10 +401,14 @@ impl PublishAuth for RoomAuth {
             (KeyCheck::NoSuchRoom | KeyCheck::Closed, _) => Err(AuthError::NoRoom(name.into())),
             (_, None) => Err(AuthError::MissingKey),
             (KeyCheck::Wrong, Some(_)) => Err(AuthError::WrongKey(name.into())),
-            (KeyCheck::Ok, Some(_)) => {
+            (KeyCheck::Ok, Some(key)) => {
                 if let Err(e) = db.set_status(name, Status::Live) {
                     tracing::warn!("{e}");
                 }
+                self.publishing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.to_string(), db::hash_key(key).to_vec());
                 Ok(())
             }
         }

@@ -16,9 +16,11 @@ impl TestServer {
         Self::start_in(data, |c| c.open_publish = false).await
     }
 
-    /// `POST /api/rooms`; returns the 201 body.
+    /// `POST /api/rooms` as the default streamer; returns the 201 body.
     pub async fn create_room(&self, title: &str) -> Value {
-        let res = reqwest::Client::new()
+        let res = self
+            .streamer()
+            .await
             .post(self.url("/api/rooms"))
             .json(&json!({ "title": title }))
             .send()

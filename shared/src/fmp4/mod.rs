@@ -8,6 +8,7 @@
 //!   small boxes; [`init`]: [`write_init`] (`ftyp` + `moov`); [`entry`]: the codec sample
 //!   entries (`avc1`+`avcC`, `mp4a`+`esds`, `Opus`+`dOps`); [`fragment`]: [`write_fragment`]
 //!   and [`write_multi_fragment`] (`moof` + `mdat`). Pure byte layout, no timing decisions.
+//!   [`probe`]: [`init_mime`], the one reader: an init segment's MIME type and codecs.
 //! - [`timeline`]: [`TrackTimeline`], which turns FLV-style millisecond DTS/PTS into
 //!   per-sample durations and composition offsets in the track timescale, without drift.
 //!
@@ -21,6 +22,7 @@ pub mod boxes;
 pub mod entry;
 pub mod fragment;
 pub mod init;
+pub mod probe;
 pub mod timeline;
 
 use bytes::Bytes;
@@ -29,6 +31,7 @@ pub use fragment::{
     SAMPLE_FLAGS_NON_SYNC, SAMPLE_FLAGS_SYNC, TrackFragment, write_fragment, write_multi_fragment,
 };
 pub use init::write_init;
+pub use probe::init_mime;
 pub use timeline::{FragmentSamples, TrackTimeline};
 
 /// Timescale used for video tracks (the MPEG 90 kHz clock; 1 ms = 90 ticks exactly).

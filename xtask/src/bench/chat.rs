@@ -1,5 +1,6 @@
 //! `cargo xtask bench chat`: onair (no `--open-publish`; the bench creates its room through
-//! the API) and `onair-bench chat` against it; the bench prints its own table.
+//! the API, as a streamer it makes with the server's admin token) and `onair-bench chat`
+//! against it; the bench prints its own table.
 
 use super::flags::Flags;
 use crate::launcher::with_fd_limit;
@@ -27,7 +28,8 @@ const OPTIONS: &[(&str, &str)] = &[
 pub fn run(args: &[String]) -> Result<(), Fail> {
     let o = Flags::parse(args, OPTIONS, true, USAGE)?;
     super::build_release(true)?;
-    let server = super::start_onair("bench-chat", &[])?;
+    let admin_token = tools::random_hex(16)?;
+    let server = super::start_onair("bench-chat", &[], &[("ONAIR_ADMIN_TOKEN", &admin_token)])?;
     let bin = tools::target_dir().join("release/onair-bench");
     let mut args: Vec<String> = vec!["chat".into(), "--server".into(), server.url()];
     for (name, _) in OPTIONS {
@@ -47,7 +49,10 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
         o.get("--likes"),
         o.get("--duration")
     ));
-    let status = with_fd_limit(&bin, &args).status();
+    // In the environment, not on the command line (which `ps` shows).
+    let status = with_fd_limit(&bin, &args)
+        .env("ONAIR_ADMIN_TOKEN", &admin_token)
+        .status();
     let stopped = server.stop();
     let status = status.map_err(|e| Fail::new(format!("cannot start {}: {e}", bin.display())))?;
     if !status.success() {

@@ -121,7 +121,7 @@ pub fn run(args: &[String]) -> Result<(), Fail> {
 }
 
 fn run_onair(o: &Opts) -> Result<Output, Fail> {
-    let server = super::start_onair("bench-fanout", &["--open-publish"])?;
+    let server = super::start_onair("bench-fanout", &["--open-publish"], &[])?;
     let (http, rtmp) = (server.http, server.rtmp);
     let push = match o.push.as_str() {
         "rtmp" => format!("rtmp://127.0.0.1:{rtmp}/live/{ROOM}?key=bench"),

@@ -67,11 +67,12 @@ fn build_release(server: bool) -> Result<(), Fail> {
     tools::run("cargo", &args, "check the compiler output above")
 }
 
-/// The benches' onair: [`Onair::start`] with `RUST_LOG=warn` unless `RUST_LOG` is set.
-fn start_onair(what: &str, extra: &[&str]) -> Result<Onair, Fail> {
-    let quiet: &[(&str, &str)] = match std::env::var_os("RUST_LOG") {
-        None => &[("RUST_LOG", "warn")],
-        Some(_) => &[],
-    };
-    Onair::start(what, extra, quiet)
+/// The benches' onair: [`Onair::start`] with `env` and `RUST_LOG=warn` unless `RUST_LOG`
+/// is set.
+fn start_onair(what: &str, extra: &[&str], env: &[(&str, &str)]) -> Result<Onair, Fail> {
+    let mut env = env.to_vec();
+    if std::env::var_os("RUST_LOG").is_none() {
+        env.push(("RUST_LOG", "warn"));
+    }
+    Onair::start(what, extra, &env)
 }

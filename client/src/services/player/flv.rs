@@ -40,11 +40,12 @@ impl Transport for Flv {
     fn open(
         &self,
         room: &str,
+        query: &str,
         _mime: &str,
         _video: &HtmlVideoElement,
         report: Report,
     ) -> Result<Box<dyn Connection>, String> {
-        let path = format!("/live/{room}.flv");
+        let path = format!("/live/{room}.flv{query}");
         let on_data = remux_into(report.clone());
         let on_end: OnEnd = Box::new(move |failure| report(Msg::Ended(failure)));
         Ok(match self {

@@ -76,10 +76,13 @@ pub enum Chunk {
 /// Runs until `alive` is cleared or the playlist ends; `Ok` on `EXT-X-ENDLIST`.
 pub async fn run(
     base: String,
+    query: String,
     alive: Rc<Cell<bool>>,
     mut on_chunk: impl FnMut(Chunk),
 ) -> Result<(), String> {
-    let playlist = format!("{base}/index.m3u8");
+    // `query` is `?token=…` for a private room; the server puts it on the part URIs itself.
+    let playlist = format!("{base}/index.m3u8{query}");
+    let sep = if query.is_empty() { '?' } else { '&' };
     let mut list = parse(&text(&playlist).await?);
     let mut map: Option<String> = None;
     // Start at the newest independent part (a keyframe): low latency without a seek.
@@ -123,7 +126,7 @@ pub async fn run(
         }
         if !list.parts.iter().any(|p| (p.msn, p.index) == next) && !list.ended {
             // Blocks on the server until that part exists.
-            let url = format!("{playlist}?_HLS_msn={}&_HLS_part={}", next.0, next.1);
+            let url = format!("{playlist}{sep}_HLS_msn={}&_HLS_part={}", next.0, next.1);
             list = parse(&text(&url).await?);
         }
     }

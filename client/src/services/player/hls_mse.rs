@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use onair_shared::fmp4::init_mime;
 use web_sys::HtmlVideoElement;
 
 use super::hls::{self, Chunk};
@@ -37,6 +38,7 @@ impl Transport for HlsMse {
     fn open(
         &self,
         room: &str,
+        query: &str,
         mime: &str,
         _video: &HtmlVideoElement,
         report: Report,
@@ -44,6 +46,7 @@ impl Transport for HlsMse {
         let alive = Rc::new(Cell::new(true));
         let still = alive.clone();
         let base = format!("/hls/live/{room}");
+        let query = query.to_string();
         let on_chunk = {
             let (mime, report) = (mime.to_string(), report.clone());
             move |chunk: Chunk| {
@@ -51,7 +54,12 @@ impl Transport for HlsMse {
                     Chunk::Init(data) => (
                         0,
                         Media::Init {
-                            mime: mime.clone(),
+                            // Without a stream description, the init segment says it.
+                            mime: if mime.is_empty() {
+                                init_mime(&data).unwrap_or_default()
+                            } else {
+                                mime.clone()
+                            },
                             data: data.into(),
                             new_source: false,
                         },
@@ -72,7 +80,7 @@ impl Transport for HlsMse {
             }
         };
         wasm_bindgen_futures::spawn_local(async move {
-            let result = hls::run(base, still.clone(), on_chunk).await;
+            let result = hls::run(base, query, still.clone(), on_chunk).await;
             if still.get() {
                 report(Msg::Ended(result.err()));
             }

@@ -204,14 +204,20 @@ impl Inner {
     fn check_live(&mut self) {
         self.checking = true;
         let weak = self.weak.clone();
-        let room = self.options.room.clone();
+        let options = self.options.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let live = stream_live(&room).await;
+            let live = stream_live(&options).await;
             with(&weak, |inner| {
                 inner.checking = false;
                 match live {
-                    Ok(Some(mime)) => inner.connect(mime),
-                    Ok(None) => {
+                    Ok(Live::Yes(mime)) => inner.connect(mime),
+                    Ok(Live::Denied(why)) => {
+                        // Polling again would only log more refusals: a new link is needed.
+                        inner.connection = None;
+                        inner.next_attempt = f64::INFINITY;
+                        inner.set_state(PlayState::Denied(why));
+                    }
+                    Ok(Live::No) => {
                         inner.next_attempt = now() + OFFLINE_POLL_MS;
                         let state = if inner.had_stream {
                             inner.playback.end();
@@ -234,7 +240,7 @@ impl Inner {
     fn connect(&mut self, mime: String) {
         self.playback.reset();
         (self.received, self.frames) = (0, 0);
-        if self.transport.plays_listed_codecs() {
+        if self.transport.plays_listed_codecs() && !mime.is_empty() {
             self.stats.codecs = mime.clone();
         }
         let uses_mse = self.transport.uses_mse();
@@ -243,7 +249,8 @@ impl Inner {
         }
         let report = self.reporter();
         let video = &self.playback.video;
-        match (self.transport).open(&self.options.room, &mime, video, report) {
+        let query = api::token_query(self.options.token.as_deref());
+        match (self.transport).open(&self.options.room, &query, &mime, video, report) {
             Ok(connection) => {
                 self.connection = Some(connection);
                 self.last_data = now();
@@ -373,14 +380,43 @@ fn state_name(state: &PlayState) -> &'static str {
         PlayState::Reconnecting => "reconnecting",
         PlayState::Ended => "ended",
         PlayState::Error(_) => "error",
+        PlayState::Denied(_) => "denied",
     }
 }
 
-/// Whether `live/ROOM` is being published, from `GET /api/streams`, and if so the MIME
-/// type of its fMP4 (what HLS mode gives MSE).
-async fn stream_live(room: &str) -> Result<Option<String>, String> {
-    let Some(stream) = api::stream(room).await?.filter(|s| s.live) else {
-        return Ok(None);
+/// What the live check found.
+enum Live {
+    /// Live; the fMP4 MIME type when the stream list gave it ("" otherwise: HLS reads it
+    /// from the init segment).
+    Yes(String),
+    No,
+    /// A private room refused us: why, for the page.
+    Denied(String),
+}
+
+/// Whether the stream is being published: a room's state from `GET /api/rooms/ID` (with the
+/// token), a stream pushed by name from the stream list (an admin view, so a visitor on a
+/// server with private metrics just sees it offline).
+async fn stream_live(options: &Options) -> Result<Live, String> {
+    if options.is_room {
+        return match api::room(&options.room, options.token.as_deref()).await {
+            Ok(room) if room.live => Ok(Live::Yes(String::new())),
+            Ok(_) => Ok(Live::No),
+            Err(e) if e.unauthorized() || e.forbidden() => {
+                Ok(Live::Denied(denied_reason(options.token.is_some(), &e)))
+            }
+            // Closed since the page opened.
+            Err(e) if e.not_found() => Ok(Live::No),
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    let stream = match api::stream(&options.room).await {
+        Ok(stream) => stream,
+        Err(e) if e.unauthorized() || e.forbidden() => return Ok(Live::No),
+        Err(e) => return Err(e.to_string()),
+    };
+    let Some(stream) = stream.filter(|s| s.live) else {
+        return Ok(Live::No);
     };
     let codec =
         |track: &Option<api::StreamTrack>| track.as_ref().and_then(|t| t.codec_string.clone());
@@ -393,5 +429,19 @@ async fn stream_live(room: &str) -> Result<Option<String>, String> {
     } else {
         "audio"
     };
-    Ok(Some(format!("{kind}/mp4; codecs=\"{}\"", codecs.join(","))))
+    Ok(Live::Yes(format!(
+        "{kind}/mp4; codecs=\"{}\"",
+        codecs.join(",")
+    )))
+}
+
+/// What a viewer is told when a private room refuses them.
+pub fn denied_reason(had_token: bool, error: &api::ApiError) -> String {
+    if had_token && error.unauthorized() {
+        "This link has expired: ask the streamer for a new one".into()
+    } else if had_token {
+        "This link is not valid for this room: ask its streamer for a link".into()
+    } else {
+        "This room is private: ask its streamer for a link".into()
+    }
 }

@@ -32,6 +32,7 @@ use std::rc::{Rc, Weak};
 
 use web_sys::HtmlVideoElement;
 
+pub use lifecycle::denied_reason;
 use lifecycle::{Inner, with};
 pub use stats::Stats;
 pub use transport::Protocol;
@@ -49,12 +50,19 @@ pub enum PlayState {
     Ended,
     /// Something this browser cannot do (codec, MSE); retried with backoff.
     Error(String),
+    /// A private room without a valid token (or one that expired): not retried.
+    Denied(String),
 }
 
 /// Player settings from the page (URL query).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     pub room: String,
+    /// A private room's play token, passed to every media URL.
+    pub token: Option<String>,
+    /// Whether `room` is a room of the rooms API (its state comes from `GET /api/rooms/ID`);
+    /// otherwise a stream pushed by name (`--open-publish`), looked up in the stream list.
+    pub is_room: bool,
     pub protocol: Protocol,
     /// Target latency, seconds.
     pub target_latency: f64,

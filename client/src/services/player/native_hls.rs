@@ -36,11 +36,12 @@ impl Transport for NativeHls {
     fn open(
         &self,
         room: &str,
+        query: &str,
         _mime: &str,
         video: &HtmlVideoElement,
         _report: Report,
     ) -> Result<Box<dyn Connection>, String> {
-        video.set_src(&format!("/hls/live/{room}/index.m3u8"));
+        video.set_src(&format!("/hls/live/{room}/index.m3u8{query}"));
         Ok(Box::new(BrowserFetches))
     }
 

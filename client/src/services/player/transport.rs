@@ -73,11 +73,13 @@ pub trait Transport {
         true
     }
 
-    /// Connects to `room`, whose fMP4 type is `mime` (from the server's stream list); media
-    /// and the end come back through `report`.
+    /// Connects to `room`, whose fMP4 type is `mime` (from the server's stream list, or ""
+    /// when unknown); `query` (`?token=…` or "") goes on every URL. Media and the end come
+    /// back through `report`.
     fn open(
         &self,
         room: &str,
+        query: &str,
         mime: &str,
         video: &HtmlVideoElement,
         report: Report,

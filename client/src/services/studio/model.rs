@@ -95,7 +95,8 @@ impl StudioError {
                 "Use a recent Chrome, Edge or Firefox, or push with OBS using the settings below."
             }
             StudioError::KeyRefused(_) => {
-                "The saved room may have been closed: press Forget room to make a new one."
+                "The key may have been replaced, or the room closed: open the studio without ?room= and \
+                 sign in to pick your room (going live makes a new key)."
             }
             StudioError::NameTaken(_) => {
                 "Stop the other broadcast first (or wait 10 s after it dropped), then Go live again."

@@ -1,41 +1,13 @@
-//! The studio's room: the one it created before (id + stream key kept in `localStorage`, so a
-//! reload reuses it), the push URL built from it, the page's query options, and the live
-//! viewer count from `/api/streams`.
+//! The studio's room (id + stream key, in memory), the push URL built from it, the page's
+//! query options, and the live viewer count from the room lists.
 
-use serde::{Deserialize, Serialize};
-
-/// Where the studio keeps its room between visits.
-const STORAGE_KEY: &str = "onair.studio.room";
-
-/// A room the studio can push to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A room the studio can push to: its key lives in memory only, for this page session
+/// (it is shown once by the server, and never stored in the browser).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SavedRoom {
     pub id: String,
     pub title: String,
     pub stream_key: String,
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
-}
-
-/// The room saved by an earlier visit, if any.
-pub fn load() -> Option<SavedRoom> {
-    let text = storage()?.get_item(STORAGE_KEY).ok()??;
-    serde_json::from_str(&text).ok()
-}
-
-pub fn save(room: &SavedRoom) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(room)) {
-        // Private modes may refuse; the room then lasts for this visit only.
-        let _ = storage.set_item(STORAGE_KEY, &text);
-    }
-}
-
-pub fn forget() {
-    if let Some(storage) = storage() {
-        let _ = storage.remove_item(STORAGE_KEY);
-    }
 }
 
 /// One `key=value` of the page's query string.
@@ -74,8 +46,19 @@ pub fn push_url(room: &str, key: &str) -> Option<String> {
     crate::services::ws_url(&path)
 }
 
-/// Viewers of the room's stream over all protocols, or `None` if it is not live.
+/// Viewers of the room's stream, or `None` if it is not live (or not a room at all: a
+/// stream name from `?room=`). Read from the room lists, never `GET /api/rooms/ID`, so a
+/// name that is no room costs no 404 every few seconds.
 pub async fn stream_viewers(room: &str) -> Result<Option<u64>, String> {
-    let stream = crate::services::api::stream(room).await?;
-    Ok(stream.map(|s| s.viewers.values().sum()))
+    let api = crate::services::api::ApiError::to_string;
+    let mut rooms = crate::services::api::rooms().await.map_err(|e| api(&e))?;
+    if !rooms.iter().any(|r| r.id == room) && crate::services::session::hint().is_some() {
+        rooms = crate::services::api::my_rooms()
+            .await
+            .map_err(|e| api(&e))?;
+    }
+    Ok(rooms
+        .into_iter()
+        .find(|r| r.id == room && r.live)
+        .map(|r| r.viewers))
 }

@@ -1,9 +1,6 @@
-//! RTMP on `--rtmp`: each connection drives an `onair_shared::rtmp::ServerSession` (the
-//! protocol, sans-IO) with socket bytes and turns its events into hub calls.
-//!
-//! Publishers: `rtmp://HOST/APP/ROOM?key=KEY` (OBS: server `rtmp://HOST/APP`, key
-//! `ROOM?key=KEY`). Players: `rtmp://HOST/APP/ROOM`. Media a player receives is the
-//! packet's shared RTMP chunk bytes (built once per packet for all players).
+//! One RTMP connection: drives an `onair_shared::rtmp::ServerSession` with the bytes of
+//! any stream (TCP for RTMP, TLS for RTMPS) and turns its events into hub calls. Generic
+//! over the two halves of the stream, so each transport gets its own compiled loop.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::SocketAddr;
@@ -14,93 +11,16 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use onair_shared::rtmp::handshake::HANDSHAKE_RANDOM_LEN;
 use onair_shared::rtmp::media::{PLAY_STREAM_ID, media_message};
-use onair_shared::rtmp::{RtmpError, ServerSession, SessionConfig, SessionEvent};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::net::tcp::OwnedWriteHalf;
+use onair_shared::rtmp::{ServerSession, SessionConfig, SessionEvent};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::{CHUNK_SIZE, ConnError, HANDSHAKE_TIMEOUT, SplitIo, WRITE_TIMEOUT};
 use crate::AppState;
 use crate::auth::{AuthError, split_stream_name};
 use crate::hub::{HubError, Protocol, Publisher, SubscribeEnd, Subscriber};
 use crate::media::{MediaKind, Packet};
-use crate::shutdown::Tracked;
 
-/// The handshake and `connect` must be done within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A write to a player that blocks this long means it is stuck: disconnect it.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Our outgoing chunk size: every player uses it, so media chunks are built once for all.
-const CHUNK_SIZE: u32 = 4096;
-
-/// Why an RTMP connection was closed; logged with the peer's address.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnError {
-    #[error("protocol error: {0}")]
-    Protocol(#[from] RtmpError),
-    #[error("publish refused: {0}")]
-    Auth(#[from] AuthError),
-    #[error("publish refused: {0}")]
-    Hub(#[from] HubError),
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("no data for {0:?}")]
-    Idle(Duration),
-    #[error("the player did not read for {0:?}")]
-    Stuck(Duration),
-    #[error("the stream was closed by the server")]
-    StreamClosed,
-}
-
-impl From<crate::publish::PublishError> for ConnError {
-    fn from(e: crate::publish::PublishError) -> Self {
-        match e {
-            crate::publish::PublishError::Auth(e) => ConnError::Auth(e),
-            crate::publish::PublishError::Hub(e) => ConnError::Hub(e),
-        }
-    }
-}
-
-/// Accepts RTMP connections until the shutdown; `_tracked` (the listener) is done when
-/// it stops accepting. Each connection is tracked until it has closed.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    _tracked: Tracked,
-) -> anyhow::Result<()> {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((sock, peer)) => {
-                    crate::tune_socket(&sock);
-                    let state = state.clone();
-                    let tracked = state.shutdown.track("connection", format!("rtmp {peer}"));
-                    tokio::spawn(async move {
-                        let _tracked = tracked;
-                        let _conn = state.metrics.connection();
-                        let mut conn = Conn::new(state.clone(), peer);
-                        match conn.run(sock).await {
-                            Ok(()) => tracing::debug!(%peer, "RTMP connection closed"),
-                            Err(e) => {
-                                if !matches!(e, ConnError::Io(_)) {
-                                    state.metrics.rejected_connections.fetch_add(1, Ordering::Relaxed);
-                                }
-                                tracing::warn!(%peer, "RTMP connection closed: {e}");
-                            }
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Usually EMFILE: back off instead of spinning.
-                    tracing::error!("RTMP accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            _ = state.shutdown.triggered() => return Ok(()),
-        }
-    }
-}
-
-struct Conn {
+pub(super) struct Conn {
     state: Arc<AppState>,
     peer: SocketAddr,
     session: ServerSession,
@@ -111,7 +31,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(state: Arc<AppState>, peer: SocketAddr) -> Self {
+    pub(super) fn new(state: Arc<AppState>, peer: SocketAddr) -> Self {
         let config = SessionConfig {
             chunk_size: CHUNK_SIZE,
             limits: onair_shared::rtmp::ReaderLimits {
@@ -132,8 +52,8 @@ impl Conn {
         }
     }
 
-    async fn run(&mut self, sock: tokio::net::TcpStream) -> Result<(), ConnError> {
-        let (mut rd, mut wr) = sock.into_split();
+    pub(super) async fn run<S: SplitIo>(&mut self, sock: S) -> Result<(), ConnError> {
+        let (mut rd, mut wr) = sock.split_io();
         let started = tokio::time::Instant::now();
         let mut stopping = false;
         loop {
@@ -206,7 +126,7 @@ impl Conn {
         }
     }
 
-    async fn flush(&mut self, wr: &mut OwnedWriteHalf) -> Result<(), ConnError> {
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> Result<(), ConnError> {
         if !self.out.is_empty() {
             let out = self.out.split().freeze();
             self.write_media(wr, out).await?;
@@ -214,9 +134,9 @@ impl Conn {
         Ok(())
     }
 
-    async fn write_media(
+    async fn write_media<W: AsyncWrite + Unpin>(
         &mut self,
-        wr: &mut OwnedWriteHalf,
+        wr: &mut W,
         bytes: Bytes,
     ) -> Result<(), ConnError> {
         let n = bytes.len() as u64;
@@ -342,7 +262,24 @@ impl Conn {
     fn play(&mut self, stream_id: u32, name: &str) {
         let (room, _) = split_stream_name(name);
         let key = format!("{}/{room}", self.app);
-        match self.state.hub.subscribe(&key, Protocol::Rtmp) {
+        // A private room needs `ROOM?token=…` (RTMP has no cookies).
+        let token = name
+            .split_once('?')
+            .and_then(|(_, q)| crate::rooms::access::query_param(Some(q), "token"));
+        let allowed = if self.app == crate::rooms::APP {
+            self.state
+                .rooms
+                .check_watch(room, token, || Ok(crate::accounts::Caller::Anonymous))
+        } else {
+            Ok(())
+        };
+        let subscribed = allowed.and_then(|()| {
+            self.state
+                .hub
+                .subscribe(&key, Protocol::Rtmp)
+                .map_err(|e| crate::error::ApiError::NotFound(e.to_string()))
+        });
+        match subscribed {
             Ok(sub) => {
                 tracing::info!(peer = %self.peer, stream = %key, "RTMP player connected");
                 self.session.accept_play(stream_id, &mut self.out);
@@ -381,10 +318,7 @@ impl Conn {
 }
 
 /// Reads into the session's buffer, keeping room for a full socket read.
-async fn read_some(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
     buf.reserve(16 * 1024);
     rd.read_buf(buf).await
 }

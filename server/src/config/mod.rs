@@ -32,6 +32,9 @@ pub struct Cli {
     /// DEVELOPMENT ONLY: let anyone publish any stream name with any key (or none)
     #[arg(long)]
     pub open_publish: bool,
+    /// Let anyone create a streamer account (limited per IP address)
+    #[arg(long)]
+    pub open_signup: bool,
     /// Serve the web client from this directory (a `trunk build --dist DIR`) instead of
     /// the copy embedded in the binary
     #[arg(long, value_name = "DIR")]
@@ -40,8 +43,28 @@ pub struct Cli {
     /// before the server exits anyway [default: 30]
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub drain_timeout: Option<Duration>,
+    /// TLS certificate chain (PEM): HTTPS and WSS on the HTTP port; reloaded when the file
+    /// changes. Needs --tls-key
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// LAN testing: serve HTTPS with a self-signed certificate for this machine's names and
+    /// addresses, kept under DATA/tls/ (its SHA-256 fingerprint is logged)
+    #[arg(long)]
+    pub tls_self_signed: bool,
+    /// Another name (or address) the self-signed certificate covers; repeatable
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_names: Vec<String>,
+    /// RTMPS listen address (RTMP over TLS, same certificate) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub rtmps: Option<SocketAddr>,
+    /// Plain-HTTP listen address that redirects every request to HTTPS (308) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub http_redirect: Option<SocketAddr>,
     #[command(subcommand)]
-    pub command: Option<crate::rooms::cli::Command>,
+    pub command: Option<crate::cli::Command>,
 }
 
 /// The resolved configuration.
@@ -53,6 +76,18 @@ pub struct Config {
     pub data: PathBuf,
     /// Development only: accept every publisher (see [`crate::auth::OpenPublish`]).
     pub open_publish: bool,
+    /// Anyone may create a streamer account (`POST /api/signup`), a few per IP per hour.
+    pub open_signup: bool,
+    /// `Authorization: Bearer TOKEN` with this token acts as an admin (metrics scrapers,
+    /// scripts). Unset: only signed-in admins.
+    pub admin_token: Option<String>,
+    /// `/metrics` and `/api/streams` without an admin (Prometheus on a private network).
+    pub metrics_public: bool,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-Proto/Host/For` count.
+    pub trusted_proxies: Vec<String>,
+    /// The public origin (`https://tv.example.com`) when it differs from what requests show,
+    /// e.g. behind a proxy that rewrites Host; cross-site checks accept it.
+    pub site: Option<String>,
     /// Serve the client from this directory instead of the embedded build (development).
     pub web_root: Option<PathBuf>,
     /// Largest FLV tag / RTMP message accepted from a publisher.
@@ -74,10 +109,38 @@ pub struct Config {
     pub hls: HlsConfig,
     /// Recording (the `[record]` table).
     pub record: RecordConfig,
+    /// TLS for HTTPS/WSS (and RTMPS) (the `[tls]` table).
+    pub tls: TlsConfig,
+    /// RTMPS listen address (needs TLS); off when `None`.
+    pub rtmps: Option<SocketAddr>,
+    /// Plain-HTTP listener that 308-redirects every request to HTTPS (needs TLS).
+    pub http_redirect: Option<SocketAddr>,
     /// FOR TESTS ONLY (`ONAIR_TEST_HOOKS=1`): a WS-FLV push URL with `&throttle_kbps=N`
     /// (optionally `&throttle_secs=S`) is read at no more than N kbit/s, to simulate a slow
     /// uplink. Off by default; the parameters are ignored when off.
     pub test_hooks: bool,
+}
+
+/// Where the certificate comes from. TLS is on when a certificate is given or
+/// `self_signed` is set; then the HTTP port serves HTTPS and WSS only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; reloaded when the file changes.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) matching `cert`.
+    pub key: Option<PathBuf>,
+    /// Generate (once) and use a self-signed certificate under `DATA/tls/`.
+    pub self_signed: bool,
+    /// Extra names and addresses for the self-signed certificate.
+    pub names: Vec<String>,
+}
+
+impl TlsConfig {
+    /// Whether the server speaks TLS (HTTPS, WSS, and RTMPS when configured).
+    pub fn enabled(&self) -> bool {
+        self.self_signed || self.cert.is_some()
+    }
 }
 
 /// Which recordings every stream gets, under `DATA/recordings/ROOM/`.
@@ -145,6 +208,11 @@ impl Default for Config {
             rtmp: SocketAddr::from(([0, 0, 0, 0], 1935)),
             data: PathBuf::from("./data"),
             open_publish: false,
+            open_signup: false,
+            admin_token: None,
+            metrics_public: false,
+            trusted_proxies: Vec::new(),
+            site: None,
             web_root: None,
             max_tag_bytes: 8 << 20,
             publisher_idle_timeout: Duration::from_secs(20),
@@ -153,6 +221,9 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(30),
             hls: HlsConfig::default(),
             record: RecordConfig::default(),
+            tls: TlsConfig::default(),
+            rtmps: None,
+            http_redirect: None,
             test_hooks: false,
         }
     }
@@ -177,6 +248,18 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("invalid setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error(
+        "TLS: a certificate needs its key and a key its certificate (--tls-cert with --tls-key)"
+    )]
+    TlsPair,
+    #[error(
+        "TLS: --tls-self-signed generates its own certificate; it cannot be combined with --tls-cert/--tls-key"
+    )]
+    TlsConflict,
+    #[error("{0} needs TLS: give --tls-cert and --tls-key, or --tls-self-signed")]
+    NeedsTls(&'static str),
 }
 
 impl Config {
@@ -220,6 +303,22 @@ impl Config {
             config.open_publish = matches!(v.as_str(), "1" | "true" | "yes");
         }
         config.open_publish |= cli.open_publish;
+        if let Some(v) = env("ONAIR_OPEN_SIGNUP") {
+            config.open_signup = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        config.open_signup |= cli.open_signup;
+        if let Some(v) = env("ONAIR_METRICS_PUBLIC") {
+            config.metrics_public = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("ONAIR_ADMIN_TOKEN") {
+            config.admin_token = Some(v);
+        }
+        if let Some(v) = env("ONAIR_SITE") {
+            config.site = Some(v);
+        }
+        if let Some(v) = env("ONAIR_TRUSTED_PROXIES") {
+            config.trusted_proxies = v.split(',').map(|s| s.trim().to_string()).collect();
+        }
         if let Some(v) = env("ONAIR_TEST_HOOKS") {
             config.test_hooks = matches!(v.as_str(), "1" | "true" | "yes");
         }
@@ -248,7 +347,112 @@ impl Config {
         if let Some(v) = &cli.data {
             config.data = v.clone();
         }
+        config.resolve_tls(cli, &env)?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// The `[tls]` table, `rtmps` and `http_redirect` from the environment and flags,
+    /// then checked as a whole: half a key pair or a mix of sources is a mistake to say
+    /// out loud, not a certificate to guess.
+    fn resolve_tls(
+        &mut self,
+        cli: &Cli,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = env("ONAIR_TLS_CERT") {
+            self.tls.cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("ONAIR_TLS_KEY") {
+            self.tls.key = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("ONAIR_TLS_SELF_SIGNED") {
+            self.tls.self_signed = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env_parse(env, "ONAIR_RTMPS")? {
+            self.rtmps = Some(v);
+        }
+        if let Some(v) = env_parse(env, "ONAIR_HTTP_REDIRECT")? {
+            self.http_redirect = Some(v);
+        }
+        if let Some(v) = &cli.tls_cert {
+            self.tls.cert = Some(v.clone());
+        }
+        if let Some(v) = &cli.tls_key {
+            self.tls.key = Some(v.clone());
+        }
+        self.tls.self_signed |= cli.tls_self_signed;
+        self.tls.names.extend(cli.tls_names.iter().cloned());
+        if let Some(v) = cli.rtmps {
+            self.rtmps = Some(v);
+        }
+        if let Some(v) = cli.http_redirect {
+            self.http_redirect = Some(v);
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::TlsPair);
+        }
+        if self.tls.self_signed && self.tls.cert.is_some() {
+            return Err(ConfigError::TlsConflict);
+        }
+        if !self.tls.enabled() {
+            if self.rtmps.is_some() {
+                return Err(ConfigError::NeedsTls("RTMPS (--rtmps)"));
+            }
+            if self.http_redirect.is_some() {
+                return Err(ConfigError::NeedsTls(
+                    "the HTTPS redirect (--http-redirect)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, reason: String| Err(ConfigError::Invalid { name, reason });
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return invalid("admin_token", "use at least 16 characters".into());
+        }
+        if let Some(site) = &self.site
+            && !(site.starts_with("https://") || site.starts_with("http://"))
+        {
+            return invalid(
+                "site",
+                format!("{site:?} is not an origin like https://tv.example.com"),
+            );
+        }
+        for p in &self.trusted_proxies {
+            if let Err(reason) = p.parse::<crate::http::site::Cidr>() {
+                return invalid("trusted_proxies", reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the HTTP port speaks HTTPS (and WSS): the scheme of URLs for clients that
+    /// reach the server directly.
+    pub fn serves_https(&self) -> bool {
+        self.tls.enabled()
+    }
+
+    /// `https` or `http`, for the HTTP port's URLs.
+    pub fn http_scheme(&self) -> &'static str {
+        if self.serves_https() { "https" } else { "http" }
+    }
+
+    /// `wss` or `ws`, for WebSocket URLs on the HTTP port.
+    pub fn ws_scheme(&self) -> &'static str {
+        if self.serves_https() { "wss" } else { "ws" }
+    }
+
+    /// The parsed `trusted_proxies` (validated when the config was resolved).
+    pub fn trusted_proxy_ranges(&self) -> Vec<crate::http::site::Cidr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
 }
 
@@ -290,96 +494,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn defaults() {
-        let c = Config::resolve(&Cli::default(), None, no_env).unwrap();
-        assert_eq!(c, Config::default());
-        assert_eq!(c.http.port(), 8080);
-        assert_eq!(c.rtmp.port(), 1935);
-    }
-
-    #[test]
-    fn file_then_env_then_cli() {
-        let file = "http = \"127.0.0.1:9000\"\nrtmp = \"127.0.0.1:9001\"\ndata = \"/tmp/x\"\n";
-        let env = |n: &str| (n == "ONAIR_RTMP").then(|| "127.0.0.1:9002".to_string());
-        let cli = Cli {
-            data: Some("/tmp/cli".into()),
-            ..Cli::default()
-        };
-        let c = Config::resolve(&cli, Some((Path::new("f.toml"), file.into())), env).unwrap();
-        assert_eq!(c.http, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(c.rtmp, "127.0.0.1:9002".parse().unwrap());
-        assert_eq!(c.data, PathBuf::from("/tmp/cli"));
-        assert!(!c.open_publish);
-        let file = "republish_grace = 2.5\nopen_publish = true\n";
-        let c = Config::resolve(
-            &Cli::default(),
-            Some((Path::new("f.toml"), file.into())),
-            no_env,
-        )
-        .unwrap();
-        assert_eq!(c.republish_grace, Duration::from_millis(2500));
-        assert!(c.open_publish);
-        assert!(!c.test_hooks);
-        let env = |n: &str| (n == "ONAIR_TEST_HOOKS").then(|| "1".to_string());
-        assert!(
-            Config::resolve(&Cli::default(), None, env)
-                .unwrap()
-                .test_hooks
-        );
-    }
-
-    #[test]
-    fn drain_timeout_from_file_env_and_flag() {
-        assert_eq!(Config::default().drain_timeout, Duration::from_secs(30));
-        let file = Some((Path::new("f.toml"), "drain_timeout = 2.5\n".to_string()));
-        let c = Config::resolve(&Cli::default(), file.clone(), no_env).unwrap();
-        assert_eq!(c.drain_timeout, Duration::from_millis(2500));
-        let env = |n: &str| (n == "ONAIR_DRAIN_TIMEOUT").then(|| "4".to_string());
-        let c = Config::resolve(&Cli::default(), file.clone(), env).unwrap();
-        assert_eq!(c.drain_timeout, Duration::from_secs(4));
-        let cli = Cli::try_parse_from(["onair", "--drain-timeout", "0.5"]).unwrap();
-        let c = Config::resolve(&cli, file, env).unwrap();
-        assert_eq!(c.drain_timeout, Duration::from_millis(500));
-        let env = |n: &str| (n == "ONAIR_DRAIN_TIMEOUT").then(|| "-1".to_string());
-        let err = Config::resolve(&Cli::default(), None, env).unwrap_err();
-        assert!(err.to_string().contains("ONAIR_DRAIN_TIMEOUT"), "{err}");
-        assert!(Cli::try_parse_from(["onair", "--drain-timeout", "soon"]).is_err());
-    }
-
-    #[test]
-    fn hls_table() {
-        let file = "[hls]\nsegment_target = 4\npart_target = 0.5\nwindow = 3\n";
-        let c = Config::resolve(
-            &Cli::default(),
-            Some((Path::new("f.toml"), file.into())),
-            no_env,
-        )
-        .unwrap();
-        assert_eq!(c.hls.segment_target, Duration::from_secs(4));
-        assert_eq!(c.hls.part_target, Duration::from_millis(500));
-        assert_eq!(c.hls.window, 3);
-        assert_eq!(c.hls.linger, HlsConfig::default().linger);
-    }
-
-    #[test]
-    fn bad_inputs_name_their_source() {
-        let err = Config::resolve(
-            &Cli::default(),
-            Some((Path::new("a.toml"), "bogus = 1".into())),
-            no_env,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("a.toml"), "{err}");
-        let env = |n: &str| (n == "ONAIR_HTTP").then(|| "nope".to_string());
-        let err = Config::resolve(&Cli::default(), None, env).unwrap_err();
-        assert!(err.to_string().contains("ONAIR_HTTP"), "{err}");
-    }
-}
+mod tests;
