@@ -101,6 +101,7 @@ async fn owners_manage_their_rooms_and_rotation_refuses_the_old_key() {
     assert_eq!(mine, json!([]));
     let (_, mine) = status_json(ann.get(url("/api/rooms?mine=1")).send().await.unwrap()).await;
     assert_eq!(mine[0]["id"], id.as_str());
+    assert_eq!(mine[0]["moderators"], json!(["mo"]), "{mine}");
     let (status, _) = server.get_json("/api/rooms?mine=1").await;
     assert_eq!(status, 401);
 
@@ -266,7 +267,12 @@ async fn sign_in_limits_bad_bodies_and_forged_cookies() {
     let session = server.url("/api/session");
     assert_eq!(status_of(dave.get(&session)).await, 200);
     assert_eq!(status_of(dave.delete(&session)).await, 204);
-    assert_eq!(status_of(dave.get(&session)).await, 401);
+    let (status, me) = status_json(dave.get(&session).send().await.unwrap()).await;
+    assert_eq!(
+        (status, &me["user"]),
+        (200, &Value::Null),
+        "signed out: {me}"
+    );
 
     // Admin-only: users and statistics; a streamer gets 403, the bearer token 200.
     let streamer = server.sign_in("dave").await;

@@ -1,10 +1,10 @@
 //! The sign-in hint kept in `localStorage`.
 //!
-//! The session cookie is `HttpOnly`, so the page cannot see it; and `GET /api/session`
-//! answers a visitor with 401, which the browser logs as a console error on every page.
-//! So the page remembers that it signed in, and asks the server only then: a visitor never
-//! triggers a 401, and a stale hint (cookie expired, signed out elsewhere) costs one request
-//! and is cleared.
+//! The session cookie is `HttpOnly`, so the page cannot see it. The page remembers that it
+//! signed in (and as whom, to show the name at once) and asks `GET /api/session` only then:
+//! a visitor's page makes no session request at all, and a stale hint (cookie expired,
+//! signed out elsewhere: the server answers 401 or `{"user": null}`) costs one request and
+//! is cleared.
 
 use crate::services::api::User;
 

@@ -104,6 +104,9 @@ async fn sign_in(
     ))
 }
 
+/// Who is signed in: `{"user": null}` for a visitor (a page asks on every load, and a
+/// 401 there would be a console error for everyone); 401 only for a session that no longer
+/// exists, so the browser learns to drop it.
 async fn whoami(caller: Caller) -> Result<Response, ApiError> {
     match caller {
         Caller::AdminToken => Ok(
@@ -111,6 +114,9 @@ async fn whoami(caller: Caller) -> Result<Response, ApiError> {
             "must_set_password": false}))
             .into_response(),
         ),
+        Caller::Anonymous => {
+            Ok(Json(json!({"user": null, "must_set_password": false})).into_response())
+        }
         other => Ok(session_response(StatusCode::OK, other.signed_in()?, None)),
     }
 }

@@ -317,10 +317,15 @@ impl Rooms {
         Ok(self.sorted_views(rooms))
     }
 
-    /// The open rooms `owner` owns, of every visibility.
+    /// The open rooms `owner` owns, of every visibility, with their moderators.
     pub fn list_of(&self, owner: i64) -> Result<Vec<RoomView>, RoomError> {
         let rooms = self.with_db(|db| db.rooms_of(owner))?;
-        Ok(self.sorted_views(rooms))
+        let mut views = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            views.push(self.view_managed(room)?);
+        }
+        views.sort_by(|a, b| b.live.cmp(&a.live).then(b.viewers.cmp(&a.viewers)));
+        Ok(views)
     }
 
     fn sorted_views(&self, rooms: Vec<Room>) -> Vec<RoomView> {
