@@ -40,6 +40,7 @@ pub mod error;
 pub mod hls;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod live;
 pub mod media;
 pub mod metrics;
@@ -52,8 +53,7 @@ pub mod shutdown;
 pub mod tls;
 pub mod utc;
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -171,15 +171,29 @@ pub async fn run(
     }
 
     let mut tasks: Vec<ListenerTask> = Vec::new();
+    let caps = |name| {
+        limits::ConnLimits::new(
+            name,
+            state.config.max_connections,
+            state.config.max_connections_per_ip,
+            state.metrics.clone(),
+        )
+    };
     let rtmp_name = format!("rtmp {}", listeners.rtmp.local_addr()?);
     let rtmp_tracked = stop.track("listener", rtmp_name);
     tasks.push((
         "RTMP",
-        tokio::spawn(rtmp::serve(listeners.rtmp, state.clone(), rtmp_tracked)),
+        tokio::spawn(rtmp::serve(
+            listeners.rtmp,
+            state.clone(),
+            caps("rtmp"),
+            rtmp_tracked,
+        )),
     ));
     if let (Some(tcp), Some(tls)) = (listeners.rtmps, &tls) {
         let tracked = stop.track("listener", format!("rtmps {}", tcp.local_addr()?));
-        let listener = tls::TlsListener::new(tcp, tls.rtmps.clone(), stop.clone(), "rtmps")?;
+        let listener =
+            tls::TlsListener::new(tcp, tls.rtmps.clone(), caps("rtmps"), stop.clone(), "rtmps")?;
         tasks.push((
             "RTMPS",
             tokio::spawn(rtmp::serve_tls(listener, state.clone(), tracked)),
@@ -211,16 +225,21 @@ pub async fn run(
         None => {
             use axum::serve::ListenerExt;
             let http = listeners.http.tap_io(|tcp| tune_socket(tcp));
-            let router = router.into_make_service_with_connect_info::<SocketAddr>();
-            Box::pin(
-                axum::serve(http, router)
-                    .with_graceful_shutdown(stop.triggered_owned())
-                    .into_future(),
-            )
+            let http = limits::Limited::new(http, caps("http"));
+            let stop = stop.clone();
+            Box::pin(async move {
+                http::https::serve(http, router, stop).await;
+                Ok(())
+            })
         }
         Some(tls) => {
-            let https =
-                tls::TlsListener::new(listeners.http, tls.https.clone(), stop.clone(), "https")?;
+            let https = tls::TlsListener::new(
+                listeners.http,
+                tls.https.clone(),
+                caps("https"),
+                stop.clone(),
+                "https",
+            )?;
             let stop = stop.clone();
             Box::pin(async move {
                 http::https::serve(https, router, stop).await;

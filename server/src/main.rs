@@ -25,6 +25,9 @@ async fn serve() -> anyhow::Result<()> {
         )
         .init();
     let cli = config::Cli::parse();
+    if cli.command.is_none() {
+        raise_open_file_limit();
+    }
     let config = config::Config::load(&cli)?;
     if let Some(command) = &cli.command {
         let mut stdin = std::io::stdin().lock();
@@ -82,6 +85,23 @@ async fn serve() -> anyhow::Result<()> {
         http_redirect,
     };
     onair_server::run(listeners, config, shutdown_signal()).await
+}
+
+/// Every viewer and publisher holds a socket: take all the open files the system allows
+/// (the soft limit is often 1024 while the hard limit is far higher), and say how many.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft);
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(now) => tracing::info!(
+                "open-file limit: {now} (was {}); about {} viewers fit",
+                before.map_or_else(|_| "?".to_string(), |b| b.to_string()),
+                now.saturating_sub(64)
+            ),
+            Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM; the drain that follows is bounded by

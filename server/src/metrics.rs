@@ -15,6 +15,7 @@ pub struct Metrics {
     pub slow_viewers_disconnected: AtomicU64,
     pub refused_publishes: AtomicU64,
     pub rejected_connections: AtomicU64,
+    pub refused_connections: AtomicU64,
     pub unusable_packets: AtomicU64,
 }
 
@@ -27,7 +28,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 11] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 12] = [
             (
                 "onair_connections",
                 "gauge",
@@ -87,6 +88,12 @@ impl Metrics {
                 "counter",
                 "Connections closed for protocol errors.",
                 &self.rejected_connections,
+            ),
+            (
+                "onair_refused_connections_total",
+                "counter",
+                "Connections closed at accept: over max_connections or max_connections_per_ip.",
+                &self.refused_connections,
             ),
             (
                 "onair_unusable_packets_total",

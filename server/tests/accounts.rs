@@ -367,8 +367,12 @@ async fn first_start_prints_a_one_time_admin_link() {
         .expect("start onair");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (limit_tx, limit_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("open-file limit: ") {
+                let _ = limit_tx.send(line.clone());
+            }
             if let Some(at) = line.find("signin?link=") {
                 let link: String = line[at + 12..]
                     .chars()
@@ -381,6 +385,11 @@ async fn first_start_prints_a_one_time_admin_link() {
     let link = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("no sign-in link printed");
+    // The server also said how many open files (sockets) it may hold.
+    let limit = limit_rx
+        .recv_timeout(Duration::from_secs(1))
+        .expect("no open-file limit logged");
+    assert!(limit.contains("viewers fit"), "{limit}");
     let base = format!("http://{http}");
     let client = reqwest::Client::builder()
         .cookie_store(true)

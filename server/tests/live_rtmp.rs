@@ -112,6 +112,15 @@ async fn hostile_rtmp_clients_are_closed_alone() {
         .await
         .unwrap();
     expect_closed(sock, "oversized message").await;
+    // A 1 MiB `connect`: under the 8 MiB media limit, but over the 64 KiB a client may send
+    // before it is let in to publish; refused from the chunk header, before the payload is
+    // read or buffered (the 60 KiB that follow are never kept).
+    let mut sock = handshake(&server).await;
+    let mut big = chunk(20, &[0x02, 0x00, 0x07], Some(1 << 20));
+    big.extend_from_slice(b"connect");
+    big.resize(60 * 1024, 0x05);
+    let _ = sock.write_all(&big).await;
+    expect_closed(sock, "1 MiB connect").await;
     // An unknown AMF0 type in a command.
     let mut sock = handshake(&server).await;
     let mut cmd = vec![0x02, 0x00, 0x07];
@@ -129,7 +138,7 @@ async fn hostile_rtmp_clients_are_closed_alone() {
     p.assert_watched(100, "good viewer");
     let metrics = server.metrics().await;
     assert!(
-        metrics.contains("onair_rejected_connections_total 5\n"),
+        metrics.contains("onair_rejected_connections_total 6\n"),
         "{metrics}"
     );
     assert!(wait_child(publisher, 30).await);

@@ -288,7 +288,9 @@ async fn https_handlers_get_the_peer_address_and_shutdown_closes_idle_connection
     let shutdown = onair_server::shutdown::Shutdown::new();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    let listener = TlsListener::new(tcp, tls.https.clone(), shutdown.clone(), "https").unwrap();
+    let caps = onair_server::limits::ConnLimits::new("https", 0, 0, Default::default());
+    let listener =
+        TlsListener::new(tcp, tls.https.clone(), caps, shutdown.clone(), "https").unwrap();
     let router = axum::Router::new().route(
         "/peer",
         axum::routing::get(

@@ -90,6 +90,10 @@ pub struct Config {
     pub site: Option<String>,
     /// Serve the client from this directory instead of the embedded build (development).
     pub web_root: Option<PathBuf>,
+    /// Connections one listener (HTTP, RTMP, RTMPS) keeps open at once; 0: no cap.
+    pub max_connections: usize,
+    /// Connections one IP address may have open on one listener; 0: no cap.
+    pub max_connections_per_ip: usize,
     /// Largest FLV tag / RTMP message accepted from a publisher.
     pub max_tag_bytes: usize,
     /// A publisher that sends nothing for this long is disconnected.
@@ -214,6 +218,10 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             site: None,
             web_root: None,
+            // The per-process open-file limit is often 20,000: leave room for files.
+            max_connections: 19_000,
+            // Generous for a NAT full of viewers; an attacker needs many addresses.
+            max_connections_per_ip: 2_000,
             max_tag_bytes: 8 << 20,
             publisher_idle_timeout: Duration::from_secs(20),
             republish_grace: Duration::from_secs(10),
@@ -309,6 +317,12 @@ impl Config {
         config.open_signup |= cli.open_signup;
         if let Some(v) = env("ONAIR_METRICS_PUBLIC") {
             config.metrics_public = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env_parse(&env, "ONAIR_MAX_CONNECTIONS")? {
+            config.max_connections = v;
+        }
+        if let Some(v) = env_parse(&env, "ONAIR_MAX_CONNECTIONS_PER_IP")? {
+            config.max_connections_per_ip = v;
         }
         if let Some(v) = env("ONAIR_ADMIN_TOKEN") {
             config.admin_token = Some(v);

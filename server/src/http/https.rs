@@ -1,5 +1,10 @@
-//! Serving the router over TLS: hyper's HTTP/1.1 + HTTP/2 server on [`TlsListener`]'s
-//! finished handshakes.
+//! Serving the router: hyper's HTTP/1.1 + HTTP/2 server on any listener — [`TlsListener`]'s
+//! finished handshakes, or plain TCP (both behind the connection caps of
+//! [`crate::limits`]).
+//!
+//! A client gets [`HEADER_TIMEOUT`] to send a request's headers (hyper's
+//! `header_read_timeout`), so a connection that trickles bytes or sends nothing (slowloris)
+//! is closed instead of holding a socket for ever.
 //!
 //! Why not `axum::serve`: it turns on RFC 8441 (WebSockets as HTTP/2 `CONNECT` streams),
 //! and Chromium then opens every WebSocket that way. Our WebSocket routes are HTTP/1.1
@@ -20,7 +25,12 @@ use hyper_util::server::conn::auto::Builder;
 use tokio::sync::watch;
 
 use crate::shutdown::Shutdown;
+#[cfg(doc)]
 use crate::tls::TlsListener;
+
+/// Time a client has to send the headers of a request (each request on a kept-alive
+/// connection too).
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// HTTP/2 requests carry the host in `:authority` (the URI), not in a `Host` header; the
 /// router reads `Host` (URLs the API returns, the `Origin` check of state-changing calls),
@@ -41,8 +51,10 @@ fn host_from_authority<B>(req: &mut hyper::Request<B>) {
 /// Serves `router` on `listener` until the shutdown, then lets every open connection
 /// finish its requests (h2 GOAWAY, HTTP/1.1 close after the response) and returns when
 /// all have closed.
-pub async fn serve(mut listener: TlsListener, router: Router, shutdown: Arc<Shutdown>) {
-    use axum::serve::Listener as _;
+pub async fn serve<L>(mut listener: L, router: Router, shutdown: Arc<Shutdown>)
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     // Each connection task holds a receiver; `closed()` resolves when all are gone.
     let (all_closed, open) = watch::channel(());
     loop {
@@ -60,7 +72,11 @@ pub async fn serve(mut listener: TlsListener, router: Router, shutdown: Arc<Shut
                 // A Router is always ready, so `call` without `poll_ready` is fine.
                 tower_service::Service::call(&mut router.clone(), req)
             });
-            let builder = Builder::new(TokioExecutor::new());
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
             let mut conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
             let mut stop = pin!(shutdown.triggered_owned());
             let mut stopping = false;
@@ -68,7 +84,7 @@ pub async fn serve(mut listener: TlsListener, router: Router, shutdown: Arc<Shut
                 tokio::select! {
                     result = conn.as_mut() => {
                         if let Err(e) = result {
-                            tracing::debug!(%peer, "HTTPS connection ended: {e}");
+                            tracing::debug!(%peer, "HTTP connection ended: {e}");
                         }
                         break;
                     }

@@ -79,18 +79,29 @@ impl Conn {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => return Err(e.into()),
                     }
-                    let events = match self.session.process(&mut self.out) {
-                        Ok(events) => events,
-                        Err(e) => {
-                            // Say what we can (e.g. a reply already queued), then close.
-                            let _ = self.flush(&mut wr).await;
-                            return Err(e.into());
+                    // The session pauses after a publish request, so media sent right
+                    // behind it is read under the limits our answer sets: go on after it.
+                    loop {
+                        let events = match self.session.process(&mut self.out) {
+                            Ok(events) => events,
+                            Err(e) => {
+                                // Say what we can (e.g. a reply already queued), then close.
+                                let _ = self.flush(&mut wr).await;
+                                return Err(e.into());
+                            }
+                        };
+                        let again = matches!(
+                            events.last(),
+                            Some(SessionEvent::PublishRequested { .. })
+                        );
+                        for event in events {
+                            if let Err(e) = self.handle(event) {
+                                let _ = self.flush(&mut wr).await;
+                                return Err(e);
+                            }
                         }
-                    };
-                    for event in events {
-                        if let Err(e) = self.handle(event) {
-                            let _ = self.flush(&mut wr).await;
-                            return Err(e);
+                        if !again {
+                            break;
                         }
                     }
                 }

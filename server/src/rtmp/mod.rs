@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::AppState;
 use crate::auth::AuthError;
 use crate::hub::HubError;
+use crate::limits::{ConnLimits, Counted, Permit};
 use crate::shutdown::Tracked;
 use crate::tls::TlsListener;
 use conn::Conn;
@@ -67,14 +68,18 @@ impl From<crate::publish::PublishError> for ConnError {
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    caps: Arc<ConnLimits>,
     _tracked: Tracked,
 ) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((sock, peer)) => {
-                    crate::tune_socket(&sock);
-                    spawn_conn(sock, peer, &state, "rtmp");
+                    // Over a cap: dropped (closed) here, before any per-connection work.
+                    if let Ok(admitted) = caps.admit(peer.ip()) {
+                        crate::tune_socket(&sock);
+                        spawn_conn(sock, peer, &state, "rtmp", Some(admitted));
+                    }
                 }
                 Err(e) => {
                     // Usually EMFILE: back off instead of spinning.
@@ -97,20 +102,28 @@ pub async fn serve_tls(
     use axum::serve::Listener as _;
     loop {
         tokio::select! {
-            (stream, peer) = listener.accept() => spawn_conn(stream, peer, &state, "rtmps"),
+            // Admitted by the listener's caps before the handshake; the stream holds it.
+            (stream, peer) = listener.accept() => spawn_conn(stream, peer, &state, "rtmps", None),
             _ = state.shutdown.triggered() => return Ok(()),
         }
     }
 }
 
 /// Runs one connection in its own task, tracked until it has closed.
-fn spawn_conn<S: SplitIo>(sock: S, peer: SocketAddr, state: &Arc<AppState>, scheme: &'static str) {
+fn spawn_conn<S: SplitIo>(
+    sock: S,
+    peer: SocketAddr,
+    state: &Arc<AppState>,
+    scheme: &'static str,
+    admitted: Option<Permit>,
+) {
     let state = state.clone();
     let tracked = state
         .shutdown
         .track("connection", format!("{scheme} {peer}"));
     tokio::spawn(async move {
         let _tracked = tracked;
+        let _admitted = admitted;
         let _conn = state.metrics.connection();
         let mut conn = Conn::new(state.clone(), peer);
         match conn.run(sock).await {
@@ -146,7 +159,7 @@ impl SplitIo for TcpStream {
 }
 
 /// RTMPS: one TLS session has one state, so its halves share it through tokio's split.
-impl SplitIo for tokio_rustls::server::TlsStream<TcpStream> {
+impl SplitIo for tokio_rustls::server::TlsStream<Counted<TcpStream>> {
     type Read = tokio::io::ReadHalf<Self>;
     type Write = tokio::io::WriteHalf<Self>;
     fn split_io(self) -> (Self::Read, Self::Write) {

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::limits::{ConnLimits, Counted};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -29,7 +31,7 @@ const READY: usize = 64;
 /// Accepts TLS connections: `accept()` yields streams whose handshake is done, with the
 /// peer's address.
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<Counted<TcpStream>>, SocketAddr)>,
     local: SocketAddr,
     accept_task: tokio::task::JoinHandle<()>,
 }
@@ -40,6 +42,7 @@ impl TlsListener {
     pub fn new(
         tcp: TcpListener,
         config: Arc<ServerConfig>,
+        caps: Arc<ConnLimits>,
         shutdown: Arc<Shutdown>,
         what: &'static str,
     ) -> std::io::Result<Self> {
@@ -48,6 +51,7 @@ impl TlsListener {
         let accept_task = tokio::spawn(accept_loop(
             tcp,
             TlsAcceptor::from(config),
+            caps,
             tx,
             shutdown,
             what,
@@ -68,7 +72,7 @@ impl Drop for TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<Counted<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -88,7 +92,8 @@ impl axum::serve::Listener for TlsListener {
 async fn accept_loop(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    caps: Arc<ConnLimits>,
+    ready: mpsc::Sender<(TlsStream<Counted<TcpStream>>, SocketAddr)>,
     shutdown: Arc<Shutdown>,
     what: &'static str,
 ) {
@@ -113,7 +118,12 @@ async fn accept_loop(
             },
             _ = shutdown.triggered() => return,
         };
+        // Counted from before the handshake, so a flood of handshakes hits the caps too.
+        let Ok(admitted) = caps.admit(peer.ip()) else {
+            continue;
+        };
         crate::tune_socket(&sock);
+        let sock = Counted::new(sock, admitted);
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         let shutdown = shutdown.clone();

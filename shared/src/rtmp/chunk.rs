@@ -99,6 +99,12 @@ fn be32(b: &[u8]) -> Option<u32> {
 }
 
 impl ChunkReader {
+    /// New limits from the next chunk on (raised when a publisher is let in). What is
+    /// already buffered stays; a lower `max_pending_bytes` applies to new chunks.
+    pub fn set_limits(&mut self, limits: ReaderLimits) {
+        self.limits = limits;
+    }
+
     /// A reader with the initial chunk size of 128 and the given limits.
     pub fn new(limits: ReaderLimits) -> Self {
         Self {

@@ -21,8 +21,12 @@ use crate::amf0::Amf0Value;
 /// Per-connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// Limits on what the peer may make us buffer.
+    /// Limits on what a publisher may make us buffer, once its `publish` is accepted.
     pub limits: ReaderLimits,
+    /// The tighter limits before that (handshake, `connect`, `createStream`, `play`): a
+    /// client that has not been let in may not make us hold a large message. A player
+    /// keeps these for its whole connection.
+    pub limits_before_publish: ReaderLimits,
     /// The chunk size we announce and send with (after `connect`).
     pub chunk_size: u32,
     /// The acknowledgement window we ask the peer to use (Window Acknowledgement Size).
@@ -37,6 +41,11 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             limits: ReaderLimits::default(),
+            limits_before_publish: ReaderLimits {
+                max_message_len: 64 * 1024,
+                max_pending_bytes: 256 * 1024,
+                ..ReaderLimits::default()
+            },
             chunk_size: 4096,
             window_ack_size: 2_500_000,
             peer_bandwidth: 2_500_000,
@@ -169,7 +178,7 @@ impl ServerSession {
     /// A session waiting for C0/C1. `handshake_random` fills S1 (this crate has no RNG).
     pub fn new(config: SessionConfig, handshake_random: &[u8; HANDSHAKE_RANDOM_LEN]) -> Self {
         Self {
-            reader: ChunkReader::new(config.limits),
+            reader: ChunkReader::new(config.limits_before_publish),
             config,
             handshake: Handshake::new(handshake_random),
             writer: ChunkWriter::new(),
@@ -202,6 +211,10 @@ impl ServerSession {
     /// returns the events. Incomplete input stays buffered. An error is fatal for the
     /// connection (send what is in `out` and close); the events decoded earlier in the
     /// same call are dropped with it, since the connection is over anyway.
+    ///
+    /// Stops after a [`SessionEvent::PublishRequested`]: what follows (media a client sent
+    /// without waiting for the answer) is read under the limits the answer sets, so call
+    /// `process` again after `accept_publish`/`reject_publish`.
     pub fn process(&mut self, out: &mut BytesMut) -> Result<Vec<SessionEvent>, RtmpError> {
         let mut events = Vec::new();
         if !self.handshake.is_done() {
@@ -220,6 +233,9 @@ impl ServerSession {
                 return Ok(events);
             };
             self.handle_message(message, out, &mut events)?;
+            if matches!(events.last(), Some(SessionEvent::PublishRequested { .. })) {
+                return Ok(events);
+            }
         }
     }
 
@@ -254,6 +270,8 @@ impl ServerSession {
         };
         let name = name.clone();
         stream.state = StreamState::Publishing(name.clone());
+        // Let in: media messages (a keyframe of a high-bitrate stream) may now be large.
+        self.reader.set_limits(self.config.limits);
         if self.fc_publish {
             let body = on_fc("onFCPublish", "NetStream.Publish.Start", &name);
             self.send_command(out, stream_id, &body);
