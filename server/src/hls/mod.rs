@@ -12,10 +12,12 @@
 //! bumps a `watch` so blocked playlist requests wake up. Viewers cost only their HTTP
 //! requests: every segment and part is built once and served as shared [`bytes::Bytes`].
 //!
-//! - [`packager`]: packets → parts/segments (cutting rules); [`cmaf`]: configs → tracks;
+//! - [`packager`]: packets → parts/segments (cutting rules); [`bounds`]: byte and
+//!   wall-clock bounds for bad clocks; [`cmaf`]: configs → tracks;
 //!   [`ts`]: TS segments; [`window`]: the sliding window; [`playlist`]: m3u8 text;
 //!   [`routes`]: the HTTP side.
 
+pub mod bounds;
 pub mod cmaf;
 pub mod packager;
 pub mod playlist;
@@ -120,7 +122,7 @@ async fn package(hls: Arc<Hls>, stream: Arc<HlsStream>, mut sub: Subscriber, tra
         segment_ms: hls.config.segment_target.as_millis() as i64,
         part_ms: (hls.config.part_target.as_millis() as i64).max(1),
     };
-    let mut packager = Packager::new(targets);
+    let mut packager = Packager::named(targets, stream.key.clone());
     loop {
         let packet = match sub.next().await {
             Ok(packet) => packet,
@@ -186,5 +188,7 @@ impl HlsStream {
     }
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod tests;

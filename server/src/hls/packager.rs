@@ -9,7 +9,9 @@
 //!   every part fits `PART-TARGET`; each part is one `moof`+`mdat` per track (CMAF);
 //! - a codec config arriving after media started (republish, resolution change) ends the
 //!   segment, and the next one starts at a keyframe after `EXT-X-DISCONTINUITY`, with a
-//!   new init segment if the config changed.
+//!   new init segment if the config changed;
+//! - a part or segment is also cut on bytes and on wall clock (see [`bounds`]), so a
+//!   publisher whose timestamps freeze or run backwards cannot grow one without bound.
 //!
 //! It is synchronous and clock-free except for the wall-clock date it stamps on segments
 //! (`EXT-X-PROGRAM-DATE-TIME`), which the caller passes in.
@@ -19,6 +21,7 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 use onair_shared::fmp4::{FragmentSamples, Track, TrackTimeline};
 
+use super::bounds::{self, Open};
 use super::cmaf::{self, AudioSetup, SetupError, VideoSetup};
 use super::ts::TsSegmenter;
 use super::window::{Part, Window};
@@ -46,6 +49,19 @@ struct TrackState {
 struct Cut {
     segment_start: i64,
     part_start: i64,
+    segment: Open,
+    part: Open,
+}
+
+impl Cut {
+    fn new(dts: i64, now: SystemTime) -> Self {
+        Self {
+            segment_start: dts,
+            part_start: dts,
+            segment: Open::new(now, dts),
+            part: Open::new(now, dts),
+        }
+    }
 }
 
 /// Media with one set of configs: one init segment.
@@ -77,10 +93,22 @@ pub struct Packager {
     shift: i64,
     /// Where the media packaged so far ends (ms, shifted), over all tracks.
     media_end: i64,
+    /// Names the stream in log lines.
+    name: String,
+    /// The last early cut was for a frozen or backwards clock: tighter caps apply until a
+    /// segment is cut on media time again.
+    bad_clock: bool,
+    /// The bad clock was logged (once per stream).
+    logged: bool,
 }
 
 impl Packager {
     pub fn new(targets: Targets) -> Self {
+        Self::named(targets, String::new())
+    }
+
+    /// A packager whose log lines name the stream.
+    pub fn named(targets: Targets, name: String) -> Self {
         Self {
             targets,
             video: None,
@@ -92,6 +120,9 @@ impl Packager {
             anchor: None,
             shift: 0,
             media_end: i64::MIN,
+            name,
+            bad_clock: false,
+            logged: false,
         }
     }
 
@@ -250,6 +281,7 @@ impl Packager {
         now: SystemTime,
         w: &mut Window,
     ) {
+        let size = data.len();
         if self.video.is_none() || !self.ensure_run(w) {
             return;
         }
@@ -265,11 +297,13 @@ impl Packager {
                 let _ = v.timeline.push(to_u64(dts), cts, key, data);
             }
             self.media_end = self.media_end.max(dts + run.lead_frame_ms);
-            self.after_lead(dts, w);
+            self.after_lead(dts, now, w);
+            self.grew(size, Some(dts), now, w);
         }
     }
 
     fn audio_frame(&mut self, dts: i64, data: Bytes, now: SystemTime, w: &mut Window) {
+        let size = data.len();
         if self.audio.is_none() || !self.ensure_run(w) {
             return;
         }
@@ -299,8 +333,9 @@ impl Packager {
             self.media_end = self.media_end.max(dts + frame_ms);
         }
         if audio_only {
-            self.after_lead(dts, w);
+            self.after_lead(dts, now, w);
         }
+        self.grew(size, audio_only.then_some(dts), now, w);
     }
 
     /// At the keyframe that starts the segment after a discontinuity: a source that
@@ -338,10 +373,7 @@ impl Packager {
                 }
                 let pdt = date(self.anchor, dts, now);
                 w.begin_segment(pdt, discontinuity, run.init);
-                run.cut = Some(Cut {
-                    segment_start: dts,
-                    part_start: dts,
-                });
+                run.cut = Some(Cut::new(dts, now));
                 if let Some(ts) = &mut run.ts {
                     ts.begin();
                 }
@@ -357,10 +389,12 @@ impl Packager {
                     }
                     w.end_segment(run.ts.as_mut().map(TsSegmenter::finish));
                     w.begin_segment(date(self.anchor, dts, now), false, run.init);
-                    run.cut = Some(Cut {
-                        segment_start: dts,
-                        part_start: dts,
-                    });
+                    run.cut = Some(Cut::new(dts, now));
+                    // The clock advances again (a keyframe-less source is not a bad clock).
+                    self.bad_clock &= !due;
+                    if !self.bad_clock {
+                        w.max_bytes = None;
+                    }
                     if let Some(ts) = &mut run.ts {
                         ts.begin();
                     }
@@ -373,7 +407,7 @@ impl Packager {
     /// Called after a lead frame was added: cuts a part if adding the next frame would
     /// make it longer than the part target. The frame just added stays for the next part,
     /// so every duration in the part is exact.
-    fn after_lead(&mut self, dts: i64, w: &mut Window) {
+    fn after_lead(&mut self, dts: i64, now: SystemTime, w: &mut Window) {
         let Some(run) = &mut self.run else {
             return;
         };
@@ -382,10 +416,72 @@ impl Packager {
         };
         if dts > cut.part_start && dts + run.lead_frame_ms - cut.part_start > self.targets.part_ms {
             cut.part_start = dts;
+            cut.part = Open::new(now, dts);
             if let Some(part) = take_part(run, true, &mut self.sequence) {
                 w.add_part(part);
             }
         }
+    }
+    /// Called after a frame of `size` bytes was added (`lead_ms` for a lead frame): cuts
+    /// the part, or the part and the segment, when a byte or wall-clock bound bites. Never
+    /// on the normal path: media time cuts them long before.
+    fn grew(&mut self, size: usize, lead_ms: Option<i64>, now: SystemTime, w: &mut Window) {
+        let (part_cap, segment_cap) = if self.bad_clock {
+            (
+                bounds::BAD_CLOCK_PART_BYTES,
+                bounds::BAD_CLOCK_SEGMENT_BYTES,
+            )
+        } else {
+            (bounds::MAX_PART_BYTES, bounds::MAX_SEGMENT_BYTES)
+        };
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        let Some(mut cut) = run.cut else {
+            return;
+        };
+        for open in [&mut cut.part, &mut cut.segment] {
+            open.bytes += size;
+            if let Some(ms) = lead_ms {
+                open.newest_ms = ms;
+            }
+        }
+        run.cut = Some(cut);
+        let segment = bounds::check(&cut.segment, self.targets.segment_ms, segment_cap, now);
+        let part = bounds::check(&cut.part, self.targets.part_ms, part_cap, now);
+        let (cause, open) = match (segment, part) {
+            (Some(cause), _) => (cause, cut.segment),
+            (None, Some(cause)) => (cause, cut.part),
+            (None, None) => return,
+        };
+        // Everything so far, the newest lead sample too, is the part (durations re-timed
+        // by the timeline where the clock did not advance).
+        if let Some(part) = take_part(run, false, &mut self.sequence) {
+            w.add_part(part);
+        }
+        let at = cut.part.newest_ms;
+        if segment.is_some() {
+            w.end_segment(run.ts.as_mut().map(TsSegmenter::finish));
+            w.begin_segment(date(self.anchor, at, now), false, run.init);
+            if let Some(ts) = &mut run.ts {
+                ts.begin();
+            }
+            cut = Cut::new(at, now);
+        } else {
+            cut.part_start = at;
+            cut.part = Open::new(now, at);
+        }
+        run.cut = Some(cut);
+        let line = bounds::describe(&self.name, cause, &open, now);
+        if cause.bad_clock() {
+            self.bad_clock = true;
+            w.max_bytes = Some(bounds::BAD_CLOCK_WINDOW_BYTES);
+            if !std::mem::replace(&mut self.logged, true) {
+                tracing::warn!("{line}");
+                return;
+            }
+        }
+        tracing::debug!("{line}");
     }
 }
 

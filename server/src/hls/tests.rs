@@ -11,9 +11,9 @@ use crate::media::{MediaKind, Packet};
 use onair_shared::media::Parser;
 
 /// A real x264 AVC sequence header (64x48) as an FLV video tag body.
-const AVC_CONFIG: &str = "17000000000164000affe100186764000aacd9447b011000000300100000030320f122596001000468ef8fcbfdf8f800";
+pub(super) const AVC_CONFIG: &str = "17000000000164000affe100186764000aacd9447b011000000300100000030320f122596001000468ef8fcbfdf8f800";
 
-fn hex(s: &str) -> Vec<u8> {
+pub(super) fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
@@ -26,7 +26,7 @@ std::thread_local! {
 }
 
 /// A packet as the hub builds it: parsed once by the stream's parser.
-fn packet(kind: MediaKind, ms: u32, body: Vec<u8>) -> Packet {
+pub(super) fn packet(kind: MediaKind, ms: u32, body: Vec<u8>) -> Packet {
     let body = Bytes::from(body);
     let unit = PARSER
         .with(|p| p.borrow_mut().parse(kind, ms, &body))
@@ -34,7 +34,7 @@ fn packet(kind: MediaKind, ms: u32, body: Vec<u8>) -> Packet {
     Packet::new(kind, ms, body, unit)
 }
 
-fn video(ms: u32, key: bool) -> Packet {
+pub(super) fn video(ms: u32, key: bool) -> Packet {
     let nal = if key { 0x65 } else { 0x41 };
     let body = vec![
         if key { 0x17 } else { 0x27 },
@@ -52,11 +52,11 @@ fn video(ms: u32, key: bool) -> Packet {
     packet(MediaKind::Video, ms, body)
 }
 
-fn aac_config(asc: [u8; 2]) -> Packet {
+pub(super) fn aac_config(asc: [u8; 2]) -> Packet {
     packet(MediaKind::Audio, 0, vec![0xaf, 0, asc[0], asc[1]])
 }
 
-fn aac(ms: u32) -> Packet {
+pub(super) fn aac(ms: u32) -> Packet {
     packet(MediaKind::Audio, ms, vec![0xaf, 1, 0x21, 0x10, 0x05])
 }
 
@@ -75,7 +75,7 @@ fn opus(ms: u32) -> Packet {
     )
 }
 
-fn setup() -> (Packager, Window) {
+pub(super) fn setup() -> (Packager, Window) {
     let packager = Packager::new(Targets {
         segment_ms: 2000,
         part_ms: 333,

@@ -78,6 +78,9 @@ pub struct Window {
     pub cmaf_error: Option<String>,
     /// Set when the TS playlist cannot carry the stream (e.g. Opus audio).
     pub ts_error: Option<String>,
+    /// Bytes of complete segments kept at most (the newest always stays): set by the
+    /// packager while a stream's clock is frozen or running backwards.
+    pub max_bytes: Option<usize>,
 }
 
 impl Window {
@@ -94,6 +97,7 @@ impl Window {
             window: window.max(1),
             cmaf_error: None,
             ts_error: None,
+            max_bytes: None,
         }
     }
 
@@ -160,6 +164,11 @@ impl Window {
         while self.segments.len() > self.window + EXTRA_SEGMENTS {
             self.segments.pop_front();
         }
+        if let Some(max) = self.max_bytes {
+            while self.segments.len() > 1 && self.bytes() > max {
+                self.segments.pop_front();
+            }
+        }
         let keep_parts_from = self.segments.len().saturating_sub(PART_SEGMENTS);
         for segment in self.segments.iter_mut().take(keep_parts_from) {
             segment.parts = Vec::new();
@@ -169,6 +178,18 @@ impl Window {
         let oldest_used = self.segments.front().map(|s| s.init);
         self.inits
             .retain(|(id, _)| Some(*id) == newest || oldest_used.is_some_and(|o| *id >= o));
+    }
+
+    /// Bytes held by the complete segments (CMAF, TS and the parts still kept).
+    pub fn bytes(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|s| {
+                s.cmaf.len()
+                    + s.ts.as_ref().map_or(0, Bytes::len)
+                    + s.parts.iter().map(|p| p.data.len()).sum::<usize>()
+            })
+            .sum()
     }
 
     /// The complete segments a playlist lists.

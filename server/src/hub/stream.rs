@@ -34,6 +34,7 @@ struct State {
     tx: Option<broadcast::Sender<Batch>>,
     /// Packets not yet broadcast: audio waits for the next video frame (see [`Batch`]).
     pending: Vec<Arc<Packet>>,
+    pending_bytes: usize,
     publisher: Option<(u64, Protocol)>,
     /// Bumped on every publisher change, so a stale grace timer knows it lost.
     generation: u64,
@@ -122,6 +123,7 @@ impl Stream {
             state: Mutex::new(State {
                 tx: Some(tx),
                 pending: Vec::new(),
+                pending_bytes: 0,
                 publisher: None,
                 generation: 0,
                 parser: Parser::new(),
@@ -223,9 +225,16 @@ impl Stream {
             _ if kind != MediaKind::Audio || packet.is_config() || st.video_config.is_none() => {
                 true
             }
-            Some(first) => ts.wrapping_sub(first.timestamp) as i32 >= MAX_BATCH_SPAN_MS,
+            Some(first) => {
+                // Media time alone cannot bound it: a frozen or backwards clock never
+                // reaches the span, so packets and bytes do.
+                ts.wrapping_sub(first.timestamp) as i32 >= MAX_BATCH_SPAN_MS
+                    || st.pending.len() + 1 >= MAX_BATCH_PACKETS
+                    || st.pending_bytes + packet.body.len() >= MAX_BATCH_BYTES
+            }
             None => false,
         };
+        st.pending_bytes += packet.body.len();
         st.pending.push(packet);
         if flush {
             flush_pending(&mut st);
@@ -255,7 +264,9 @@ impl Stream {
             // Audio-only: every frame is a starting point; keep about a second of it.
             st.gop_bytes += packet.body.len();
             st.gop.push(packet.clone());
-            if st.gop.len() > AUDIO_ONLY_CACHE {
+            while st.gop.len() > AUDIO_ONLY_CACHE
+                || (st.gop.len() > 1 && st.gop_bytes > self.config.gop_max_bytes)
+            {
                 let old = st.gop.remove(0);
                 st.gop_bytes -= old.body.len();
             }
@@ -419,11 +430,15 @@ pub type Batch = Arc<[Arc<Packet>]>;
 
 /// Audio is never held longer than this (media time), even if video stalls.
 const MAX_BATCH_SPAN_MS: i32 = 40;
+/// Nor are more packets or bytes than these held, whatever the timestamps say.
+const MAX_BATCH_PACKETS: usize = 64;
+const MAX_BATCH_BYTES: usize = 512 << 10;
 
 fn flush_pending(st: &mut State) {
     if st.pending.is_empty() {
         return;
     }
+    st.pending_bytes = 0;
     let batch: Batch = std::mem::take(&mut st.pending).into();
     if let Some(tx) = &st.tx {
         // No receivers is fine: nobody is watching yet.
