@@ -57,10 +57,7 @@ async fn live(
             ApiError::NotFound(format!("no such stream file: {file} (use /live/ROOM.flv)"))
         })?
         .to_string();
-    let is_ws = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let is_ws = is_websocket_upgrade(req.headers());
     match (req.method().clone(), is_ws) {
         (Method::GET, true) => {
             let (mut parts, _) = req.into_parts();
@@ -88,6 +85,13 @@ async fn live(
         ))
         .into_response()),
     }
+}
+
+/// `Upgrade: websocket`: on `/live/ROOM.flv` a WS-FLV play, or a push when it has a key.
+pub fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 /// The hub key of a room under the live app.

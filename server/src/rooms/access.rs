@@ -99,11 +99,7 @@ pub async fn media_guard(State(state): State<Arc<AppState>>, req: Request, next:
 
 /// POST/PUT (HTTP-FLV push) or a WebSocket upgrade (WS-FLV push when it has a key).
 fn publishes(req: &Request) -> bool {
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    upgrade
+    crate::live::is_websocket_upgrade(req.headers())
         || matches!(
             *req.method(),
             axum::http::Method::POST | axum::http::Method::PUT

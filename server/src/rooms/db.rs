@@ -301,17 +301,21 @@ impl Db {
         let mut stmt = self
             .conn
             .prepare("SELECT id, status, visibility, key_hash FROM rooms")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                RoomState {
-                    closed: r.get::<_, String>(1)? == "closed",
-                    visibility: Visibility::parse(&r.get::<_, String>(2)?).unwrap_or_default(),
-                    key_hash: r.get(3)?,
-                },
-            ))
-        })?;
+        let rows = stmt.query_map([], row_to_state)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One room's watched state (after this process changed the room).
+    pub fn room_state(&self, id: &str) -> Result<Option<RoomState>, DbError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, status, visibility, key_hash FROM rooms WHERE id = ?1",
+                [id],
+                row_to_state,
+            )
+            .optional()?
+            .map(|(_, state)| state))
     }
 
     pub fn set_title(&self, id: &str, title: &str) -> Result<(), DbError> {
@@ -470,6 +474,17 @@ impl Db {
         comments.reverse();
         Ok(comments)
     }
+}
+
+fn row_to_state(r: &rusqlite::Row<'_>) -> Result<(String, RoomState), rusqlite::Error> {
+    Ok((
+        r.get(0)?,
+        RoomState {
+            closed: r.get::<_, String>(1)? == "closed",
+            visibility: Visibility::parse(&r.get::<_, String>(2)?).unwrap_or_default(),
+            key_hash: r.get(3)?,
+        },
+    ))
 }
 
 fn row_to_room(r: &rusqlite::Row<'_>) -> Result<Room, rusqlite::Error> {

@@ -244,11 +244,10 @@ impl Rooms {
 
     /// Updates the in-memory state of one room after this process changed it.
     fn refresh_state(&self, id: &str) {
-        if let Ok(states) = self.with_db(Db::room_states) {
-            let fresh = states.into_iter().find(|(rid, _)| rid == id);
+        if let Ok(fresh) = self.with_db(|db| db.room_state(id)) {
             let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
             match fresh {
-                Some((id, state)) => states.insert(id, state),
+                Some(state) => states.insert(id.to_string(), state),
                 None => states.remove(id),
             };
         }
